@@ -1,0 +1,253 @@
+"""The ``skillroute`` command line: route, skills, warm (and more in later modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import SkillrouteError
+
+DEFAULT_DIRS = ("skills", ".claude/skills", "~/.claude/skills")
+
+
+def default_skill_dirs() -> list[str]:
+    """``$SKILLROUTE_SKILLS`` (os.pathsep-separated), else those of ./skills, ./.claude/skills, ~/.claude/skills that exist."""
+    env = os.environ.get("SKILLROUTE_SKILLS")
+    if env:
+        return [p for p in env.split(os.pathsep) if p]
+    found = [d for d in DEFAULT_DIRS if Path(d).expanduser().is_dir()]
+    if not found:
+        raise click.UsageError("no skill directory found: pass --skills DIR (tried ./skills, ./.claude/skills, "
+                               "~/.claude/skills)")
+    return found
+
+
+class _Group(click.Group):
+    """Print skillroute's own errors as `Error: Name: message` on stderr and exit 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SkillrouteError as exc:
+            click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(1)
+
+
+def skills_option(f):
+    return click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
+                        help="A skill directory (<dir>/<name>/SKILL.md); repeatable. "
+                             "Default: ./skills, ./.claude/skills and ~/.claude/skills that exist.")(f)
+
+
+def backend_option(f):
+    f = click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default=None,
+                     help="Encoder backend (default: $SKILLROUTE_BACKEND or auto).")(f)
+    return click.option("--model", default=None, help="Model folder or hub name (default: $SKILLROUTE_MODEL or "
+                                                      "the packaged all-MiniLM-L6-v2).")(f)
+
+
+def make_router(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, **kwargs: Any):
+    from .router import Router
+
+    dirs = list(skill_dirs) or default_skill_dirs()
+    return Router.from_path(*dirs, model=model, backend=backend, **kwargs)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="skillroute")
+def main() -> None:
+    """Decide which skill of a coding agent should handle a request."""
+
+
+def _read_batch(stream) -> list[str]:
+    prompts = []
+    for n, line in enumerate(stream, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.BadParameter(f"stdin line {n}: malformed JSON ({exc.msg})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
+                raise click.BadParameter(f"stdin line {n}: a JSON line needs a string field 'prompt'")
+            prompts.append(obj["prompt"])
+        else:
+            prompts.append(line)
+    return prompts
+
+
+def format_decision(d) -> str:
+    lines = [f"skill:      {d.skill or '(none)'}" + ("  [explicit]" if d.explicit else ""),
+             f"also:       {', '.join(d.also) or '-'}",
+             f"confidence: {d.confidence:.2f}",
+             "ranked:     " + ", ".join(f"{n} {s:.2f}" for n, s in d.ranked[:5])]
+    lines += [f"  - {r}" for r in d.reasons]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (one line per prompt in batch mode).")
+@skills_option
+@backend_option
+def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: str | None,
+          backend: str | None) -> None:
+    """Route TEXT; without TEXT, route each line of stdin ({"prompt": ...} objects or plain lines)."""
+    if text is not None and not text.strip():
+        raise click.BadParameter("the request is empty", param_hint="TEXT")
+    batch = None
+    if text is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give a request as TEXT, or pipe prompts on stdin")
+        batch = _read_batch(sys.stdin)
+    router = make_router(skill_dirs, model, backend)
+    if batch is None:
+        d = router.route(text)  # type: ignore[arg-type]
+        click.echo(json.dumps(d.to_dict(), ensure_ascii=False) if as_json else format_decision(d))
+        return
+    for d in router.route_many(batch) if batch else []:
+        if as_json:
+            click.echo(json.dumps(d.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(format_decision(d) + "\n")
+
+
+@main.command("skills")
+@skills_option
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool) -> None:
+    """List the catalog: each skill's kind and its parsed triggers and rules."""
+    from .catalog import load_catalog
+
+    catalog = load_catalog(*(list(skill_dirs) or default_skill_dirs()))
+    if as_json:
+        out = [{"name": s.name, "kind": s.kind, "disabled": s.disabled, "path": str(s.path),
+                "triggers": list(s.triggers),
+                "rules": [{"text": r.text, "redirect": r.redirect} for r in s.rules]} for s in catalog]
+        click.echo(json.dumps({"skills": out, "warnings": list(catalog.warnings)}, ensure_ascii=False, indent=2))
+        return
+    for s in catalog:
+        flag = " (disabled: explicit invocation only)" if s.disabled else ""
+        click.echo(f"{s.name}  [{s.kind}]{flag}  {s.path}")
+        for t in s.triggers:
+            click.echo(f"  + {t}")
+        for r in s.rules:
+            click.echo(f"  - not: {r.text}" + (f"  → {r.redirect}" if r.redirect else ""))
+    for w in catalog.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+@main.command()
+@skills_option
+@backend_option
+@click.option("--quantize", is_flag=True, help="Also make the int8 (dynamically quantised) ONNX export.")
+def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, quantize: bool) -> None:
+    """Make the ONNX export and embed the catalog's triggers into the cache, so later calls start fast."""
+    from .encoder import OnnxEncoder, export_onnx, resolve_model
+
+    source = resolve_model(model)
+    if backend != "torch" and source.sha256 is not None:
+        click.echo(f"onnx export: {export_onnx(source)}")
+        if quantize:
+            click.echo(f"int8 export: {export_onnx(source, quantize=True)}")
+    router = make_router(skill_dirs, model, backend)
+    router._build()
+    enc = router._get_encoder()
+    click.echo(f"catalog: {len(router.catalog)} skills embedded with {type(enc).__name__} ({enc.name})")
+    if quantize and not isinstance(enc, OnnxEncoder):
+        click.echo("note: --quantize applies to the onnx backend only", err=True)
+
+
+@main.command("eval")
+@skills_option
+@backend_option
+@click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True,
+              help="Labelled prompts (JSONL, ROSTER.md format).")
+@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every figure and decision as JSON.")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write the misroutes as JSONL.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write an HTML report.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Exit 1 when top-1 falls under this.")
+@click.option("--no-rules", is_flag=True, help="Route with the do/don't rules switched off (ablation).")
+@click.option("--lenient", is_flag=True, help="Skip malformed lines (counted) instead of failing.")
+@click.option("--quiet", is_flag=True, help="Print only the headline figures.")
+def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, report_path, min_accuracy,
+             no_rules, lenient, quiet) -> None:
+    """Route the labelled prompts of --data and report how well the catalog routes."""
+    from .dataset import load_examples
+    from .evaluate import RoutingEvaluator, write_errors
+
+    router = make_router(skill_dirs, model, backend, rules=not no_rules)
+    cat = router.catalog
+    skipped: list = []
+    examples = load_examples(data, exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive],
+                             split=split, lenient=lenient, skipped=skipped)
+    if not examples:
+        raise click.UsageError(f"{data}: no examples in split '{split}'")
+    result = RoutingEvaluator(examples, name=f"{Path(data).name}:{split}", show_progress=not quiet)(router)
+    result["skipped_lines"] = [str(e) for e in skipped]
+    _print_summary(result, quiet)
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    if errors_path:
+        write_errors(result, errors_path)
+    if report_path:
+        from .report import render_html
+
+        Path(report_path).write_text(render_html(result, title=f"skillroute eval: {result['name']}"))
+    if min_accuracy is not None and result["top1"] < min_accuracy:
+        click.echo(f"FAIL: top-1 {result['top1']:.3f} is under --min-accuracy {min_accuracy:.3f}", err=True)
+        sys.exit(1)
+
+
+def _print_summary(r: dict, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(width=110)
+    pct = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
+    head = Table(title=f"skillroute eval — {r['name']} ({r['n']} prompts)", show_header=False)
+    for k, v in [("top-1", pct(r["top1"])), ("top-1 weighted (real-prompt mix)", pct(r["top1_weighted"])),
+                 ("recall@3", pct(r["recall_at_3"])), ("macro-F1", pct(r["macro_f1"])),
+                 ("none precision / recall / F1", f"{pct(r['none']['precision'])} / {pct(r['none']['recall'])} / "
+                                                 f"{pct(r['none']['f1'])}"),
+                 ("additive precision / recall / F1", "–" if not r["additive"] else
+                  f"{pct(r['additive']['precision'])} / {pct(r['additive']['recall'])} / {pct(r['additive']['f1'])}"),
+                 ("explicit invocation accuracy", f"{pct(r['explicit_accuracy'])} (n={r['explicit_n']})"),
+                 ("expected calibration error", pct(r["ece"])),
+                 ("latency p50 / p95 (ms)", f"{r['latency_ms_p50']:.1f} / {r['latency_ms_p95']:.1f}"),
+                 ("throughput (prompts/s, batched)", f"{r['throughput_per_s']:.1f}"),
+                 ("rules: wrong→right / right→wrong / net", f"{r['rules']['wrong_to_right']} / "
+                                                           f"{r['rules']['right_to_wrong']} / {r['rules']['net']:+d}")]:
+        head.add_row(k, v)
+    con.print(head)
+    if quiet:
+        return
+    per = Table(title="per skill")
+    for c in ("skill", "precision", "recall", "F1", "support", "confused with"):
+        per.add_column(c)
+    for lab in r["labels"]:
+        s = r["per_skill"][lab]
+        per.add_row(lab, pct(s["precision"]), pct(s["recall"]), pct(s["f1"]), str(s["support"]),
+                    ", ".join(f"{p} ({n})" for p, n in r["confused_with"].get(lab, [])))
+    con.print(per)
+    tags = Table(title="top-1 per tag")
+    tags.add_column("tag")
+    tags.add_column("n")
+    tags.add_column("top-1")
+    for t, v in r["per_tag"].items():
+        tags.add_row(t, str(v["n"]), pct(v["top1"]))
+    con.print(tags)
+    con.print("most confused (expected → predicted): " + ", ".join(
+        f"{m['true']}→{m['predicted']} {m['count']}" for m in r["most_confused"][:8]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

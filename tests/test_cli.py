@@ -1,0 +1,59 @@
+import json
+
+from click.testing import CliRunner
+
+from skillroute.cli import main
+
+from .conftest import SKILLS
+
+
+def run(args, input=None):
+    return CliRunner().invoke(main, args, input=input, catch_exceptions=False)
+
+
+def test_route_human_and_json():
+    r = run(["route", "--skills", str(SKILLS), "review this PR and flag anything wrong before I merge"])
+    assert r.exit_code == 0 and "skill:      review" in r.output
+    r = run(["route", "--json", "--skills", str(SKILLS), "review this PR and flag anything wrong before I merge"])
+    d = json.loads(r.output)
+    assert d["skill"] == "review" and isinstance(d["also"], list) and d["reasons"]
+    assert len(d["ranked"]) == 12 and all(len(x) == 2 for x in d["ranked"])
+
+
+def test_route_batch_from_stdin_in_order():
+    lines = '{"prompt": "review this PR and flag anything wrong before I merge"}\nthanks!\n\n/fix the login page\n'
+    r = run(["route", "--json", "--skills", str(SKILLS)], input=lines)
+    assert r.exit_code == 0
+    out = [json.loads(x) for x in r.output.splitlines()]
+    assert [d["skill"] for d in out] == ["review", None, "fix"]
+
+
+def test_route_bad_stdin_line_names_the_line():
+    r = CliRunner().invoke(main, ["route", "--json", "--skills", str(SKILLS)], input='{"prompt": 3}\n')
+    assert r.exit_code != 0 and "line 1" in r.output
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    r = CliRunner().invoke(main, ["route", "--skills", str(tmp_path / "nope"), "hi"])
+    assert r.exit_code == 1
+    assert "CatalogError" in r.output and "does not exist" in r.output
+
+
+def test_bad_catalog_is_a_clear_error(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "SKILL.md").write_text("---\nname: x\ndescription: [oops\n---\n")
+    r = CliRunner().invoke(main, ["skills", "--skills", str(tmp_path)])
+    assert r.exit_code == 1 and "SKILL.md" in r.output and "malformed YAML" in r.output
+
+
+def test_empty_text_is_a_usage_error():
+    r = CliRunner().invoke(main, ["route", "--skills", str(SKILLS), "  "])
+    assert r.exit_code == 2
+
+
+def test_skills_lists_kinds_triggers_and_rules():
+    r = run(["skills", "--skills", str(SKILLS)])
+    assert "backend-fastapi-python  [additive]" in r.output
+    assert "- not: still making decisions  → give-plan" in r.output
+    data = json.loads(run(["skills", "--json", "--skills", str(SKILLS)]).output)
+    assert {s["name"] for s in data["skills"]} >= {"ask", "cook"}

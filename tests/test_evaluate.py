@@ -1,0 +1,104 @@
+"""The eval suite: metrics as pure functions, the data loader's errors, and a small end-to-end smoke run."""
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from click.testing import CliRunner
+
+from skillroute import DataError
+from skillroute import metrics as M
+from skillroute.cli import main
+from skillroute.dataset import load_examples
+from skillroute.evaluate import RoutingEvaluator
+
+from .conftest import EVAL, SKILLS
+
+METRICS = {
+    "top1": lambda t, p: M.top1_accuracy(t, p),
+    "weighted": lambda t, p: M.weighted_accuracy(t, p),
+    "macro_f1": lambda t, p: sum(v["f1"] for v in M.per_label_scores(t, p, labels=sorted(set(t))).values()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_metrics_are_order_invariant_and_perfect_on_truth(name):
+    t = ["ask", "cook", "none", "fix", "cook"]
+    p = ["ask", "fix", "none", "fix", "cook"]
+    f = METRICS[name]
+    assert f(t, p) == pytest.approx(f(t[::-1], p[::-1]))
+    assert f(t, t) >= f(t, p)
+
+
+def test_metric_values():
+    assert M.top1_accuracy(["a", "b"], ["a", "c"]) == 0.5
+    assert M.recall_at_k(["a", "b"], [["x", "a"], ["x", "y", "z", "b"]], 2) == 0.5
+    assert M.effective_labels(["a", "b"], ["c", "d"], [["c"], []]) == ["c", "b"]
+    assert M.expected_calibration_error([1.0, 1.0], [True, False]) == pytest.approx(0.5)
+    assert M.binary_prf([True, False, True], [True, True, False])["f1"] == pytest.approx(0.5)
+    cm = M.confusion(["a", "a", "b"], ["a", "b", "b"], labels=["a", "b"])
+    assert cm.tolist() == [[1, 1], [0, 1]]  # rows true, columns predicted
+    assert M.confused_with(["a", "a", "b"], ["b", "b", "b"]) == {"a": [("b", 2)]}
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"prompt": "x", "skill": "nope"}', "skill"),
+    ('{"skill": "ask"}', "prompt"),
+    ('{"prompt": "x", "skill": "ask", "also": ["cook"]}', "also"),
+    ('{"prompt": "x", "skill": "ask", "split": "dev"}', "split"),
+    ('{"prompt": "x", "skill": "ask", "tags": "hard"}', "tags"),
+])
+def test_bad_data_names_file_line_and_field(tmp_path, catalog, line, field):
+    f = tmp_path / "d.jsonl"
+    f.write_text('{"prompt": "fine", "skill": "ask"}\n' + line + "\n")
+    kw = dict(exclusive=[s.name for s in catalog.exclusive], additive=[s.name for s in catalog.additive])
+    with pytest.raises(DataError) as info:
+        load_examples(f, **kw)
+    assert info.value.line == 2 and info.value.field == field and str(f) in str(info.value)
+    skipped = []
+    assert len(load_examples(f, lenient=True, skipped=skipped, **kw)) == 1 and len(skipped) == 1
+
+
+def test_malformed_json_line(tmp_path):
+    f = tmp_path / "d.jsonl"
+    f.write_text('{"prompt": "x", "skill": "ask"\n')
+    with pytest.raises(DataError, match=r"d.jsonl:1: malformed JSON"):
+        load_examples(f)
+
+
+def test_shipped_eval_set_is_valid_and_split(catalog):
+    ex = load_examples(EVAL, exclusive=[s.name for s in catalog.exclusive], additive=[s.name for s in catalog.additive])
+    assert len(ex) >= 1000
+    test = [e for e in ex if e.split == "test"]
+    assert 0.25 < len(test) / len(ex) < 0.35
+    assert len({e.prompt for e in ex}) == len(ex)
+
+
+def test_evaluator_smoke(router, catalog):
+    ex = load_examples(EVAL, split="test")[:40]
+    result = RoutingEvaluator(ex, latency_sample=3)(router)
+    assert result["primary_metric"] == "top1" and 0 <= result["top1"] <= 1
+    assert len(result["decisions"]) == 40
+    assert result["rules"]["net"] == result["rules"]["wrong_to_right"] - result["rules"]["right_to_wrong"]
+    cm = result["confusion_matrix"]
+    assert sum(map(sum, cm)) == 40 and len(cm) == len(catalog.exclusive) + 1
+
+
+def test_eval_cli_gate_and_outputs(tmp_path):
+    data = tmp_path / "small.jsonl"
+    lines = EVAL.read_text().splitlines()[:25]
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "r.json"
+    report = tmp_path / "r.html"
+    errors = tmp_path / "e.jsonl"
+    r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(data), "--split", "all",
+                                  "--json", str(out), "--report", str(report), "--errors", str(errors), "--quiet"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["n"] == 25 and "per_tag" in res
+    HTMLParser().feed(report.read_text())  # parses as HTML
+    assert "Confusion matrix" in report.read_text()
+    assert len(errors.read_text().splitlines()) == sum(not d["correct"] for d in res["decisions"])
+    r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(data), "--split", "all",
+                                  "--min-accuracy", "1.0", "--quiet"])
+    assert r.exit_code == 1 and "under --min-accuracy" in r.output
