@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +107,3 @@ def _parse_line(line: str, path: Path, n: int, ex_names: set[str] | None,
         raise DataError(f"must be 'train' or 'test', not {split!r}", path, n, "split")
     return Example(prompt=prompt, skill=skill, also=also, acceptable=acceptable, tags=tags, split=split, line=n)
 
-
-def split_of(examples: Sequence[Example], split: str) -> list[Example]:
-    return [e for e in examples if e.split == split]

@@ -39,13 +39,14 @@ class RoutingEvaluator:
     def __call__(self, router, output_path: str | Path | None = None) -> dict[str, Any]:
         if not self.examples:
             raise ValueError("no examples to evaluate")
-        decisions = self._route_all(router)
-        result = self.compute(router, decisions)
+        decisions, seconds, latencies = self._route_all(router)
+        result = self.compute(router, decisions, batch_seconds=seconds, latencies_ms=latencies)
         if output_path is not None:
             self.write(result, output_path)
         return result
 
-    def _route_all(self, router) -> list:
+    def _route_all(self, router) -> tuple[list, float, list[float]]:
+        """Route every prompt in batches (timed), then a sample one at a time for single-prompt latency."""
         texts = [e.prompt for e in self.examples]
         batches = [texts[i:i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
         decisions: list = []
@@ -61,16 +62,17 @@ class RoutingEvaluator:
         else:
             for b in batches:
                 decisions.extend(router.route_many(b))
-        self._batch_seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start
         lat = []
         for t in texts[: self.latency_sample]:
             t0 = time.perf_counter()
             router.route(t)
             lat.append((time.perf_counter() - t0) * 1000)
-        self._latencies = lat
-        return decisions
+        return decisions, seconds, lat
 
-    def compute(self, router, decisions: list) -> dict[str, Any]:
+    def compute(self, router, decisions: list, batch_seconds: float | None = None,
+                latencies_ms: Sequence[float] = ()) -> dict[str, Any]:
+        """Every figure from the decisions already made for ``self.examples`` (same order)."""
         ex = self.examples
         catalog = router.catalog
         labels = [s.name for s in catalog.exclusive] + [NONE]
@@ -78,7 +80,8 @@ class RoutingEvaluator:
         y_raw = [d.skill or NONE for d in decisions]
         y_eff = M.effective_labels(y_true, y_raw, [e.acceptable for e in ex])
         correct = [t == p for t, p in zip(y_eff, y_raw)]
-        ranked = [[n for n, _ in d.ranked] for d in decisions]
+        # an abstention ranks "none" first; otherwise "none" is not among the candidates
+        ranked = [([NONE] if d.skill is None else []) + [n for n, _ in d.ranked] for d in decisions]
         per = M.per_label_scores(y_eff, y_raw, labels=labels)
         present = [lab for lab in labels if per[lab]["support"] > 0]
         conf = M.confusion(y_eff, y_raw, labels=labels)
@@ -94,14 +97,13 @@ class RoutingEvaluator:
         per_tag = {t: {"n": n, "top1": float(np.mean([correct[i] for i, e in enumerate(ex) if t in e.tags]))}
                    for t, n in sorted(tags.items())}
         rule_effect = self._rule_effect(ex, decisions)
-        lat = np.array(self._latencies or [np.nan])
+        lat = np.array(list(latencies_ms) or [np.nan])
         result: dict[str, Any] = {
             "name": self.name,
             "n": len(ex),
             "top1": M.top1_accuracy(y_eff, y_raw),
             "top1_weighted": M.weighted_accuracy(y_eff, y_raw),
-            "recall_at_3": M.recall_at_k(y_true, [r + [NONE] if d.skill is None else r for r, d in
-                                                  zip(ranked, decisions)], 3),
+            "recall_at_3": M.recall_at_k(y_true, ranked, 3),
             "macro_f1": float(np.mean([per[lab]["f1"] for lab in present])),
             "none": M.binary_prf([t == NONE for t in y_eff], [p == NONE for p in y_raw]),
             "additive": M.binary_prf(add_truth, add_pred) if catalog.additive else None,
@@ -111,7 +113,7 @@ class RoutingEvaluator:
             "ece": M.expected_calibration_error([d.confidence for d in decisions], correct),
             "latency_ms_p50": float(np.percentile(lat, 50)),
             "latency_ms_p95": float(np.percentile(lat, 95)),
-            "throughput_per_s": len(ex) / self._batch_seconds if self._batch_seconds else None,
+            "throughput_per_s": len(ex) / batch_seconds if batch_seconds else None,
             "per_skill": per,
             "labels": labels,
             "confusion_matrix": conf.tolist(),

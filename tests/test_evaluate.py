@@ -84,6 +84,17 @@ def test_evaluator_smoke(router, catalog):
     assert sum(map(sum, cm)) == 40 and len(cm) == len(catalog.exclusive) + 1
 
 
+def test_abstention_counts_for_recall_of_none(router):
+    from skillroute.dataset import Example
+
+    ex = [Example(prompt="thanks, that worked!", skill="none")]
+    decisions = router.route_many([e.prompt for e in ex])
+    assert decisions[0].skill is None
+    result = RoutingEvaluator(ex).compute(router, decisions)
+    assert result["decisions"][0]["correct"]
+    assert result["recall_at_3"] == 1.0  # the abstention ranks "none" first
+
+
 def test_eval_cli_gate_and_outputs(tmp_path):
     data = tmp_path / "small.jsonl"
     lines = EVAL.read_text().splitlines()[:25]
