@@ -157,9 +157,8 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
         click.echo(f"onnx export: {export_onnx(source)}")
         if quantize:
             click.echo(f"int8 export: {export_onnx(source, quantize=True)}")
-    router = make_router(skill_dirs, model, backend)
-    router._build()
-    enc = router._get_encoder()
+    router = make_router(skill_dirs, model, backend).warm()
+    enc = router.encoder
     click.echo(f"catalog: {len(router.catalog)} skills embedded with {type(enc).__name__} ({enc.name})")
     if quantize and not isinstance(enc, OnnxEncoder):
         click.echo("note: --quantize applies to the onnx backend only", err=True)

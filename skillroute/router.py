@@ -69,20 +69,32 @@ class Decision:
 
 @dataclass
 class _Index:
-    """Everything derived from the catalog and the encoder, built once on first use."""
+    """Everything derived from the catalog and the encoder, built once on first use.
 
-    exclusive: list[str]
-    additive: list[str]
+    Facets and rules are laid out as (skill x slot) grids of row numbers, -1 where a skill has fewer,
+    so a request is scored against every skill with a few array operations, however large the catalog.
+    """
+
+    names: list[str]
+    exclusive: np.ndarray  # indices (into names) of the routable exclusive skills
+    additive: np.ndarray  # indices of the routable additive skills
     facet_text: list[str]
-    facet_skill: np.ndarray  # skill index (into names) of each facet row
-    facets: np.ndarray
-    rule_skill: np.ndarray
-    rule_redirect: list[int | None]
+    facets: np.ndarray  # facet vectors
+    facet_grid: np.ndarray  # skills x max facets, row numbers into facets, -1 = empty
     rule_text: list[str]
     rules: np.ndarray
-    names: list[str]
+    rule_grid: np.ndarray  # skills x max rules, row numbers into rules, -1 = empty
+    rule_redirect: np.ndarray  # per rule row: skill index of its redirect, -1 = none
     lexical: Any  # LexicalIndex over each skill's trigger text
     anchors: np.ndarray  # the none anchors
+
+
+def _grid(groups: list[list[int]]) -> np.ndarray:
+    width = max((len(g) for g in groups), default=0)
+    out = np.full((len(groups), max(width, 1)), -1, dtype=np.int64)
+    for i, g in enumerate(groups):
+        out[i, : len(g)] = g
+    return out
 
 
 class Router:
@@ -146,138 +158,150 @@ class Router:
         with self._lock:
             if self._index is not None:
                 return self._index
-            enc = self._get_encoder()
-            routable = [s for s in self.catalog]
-            names = [s.name for s in routable]
-            pos = {n: i for i, n in enumerate(names)}
-            facet_text, facet_skill, rule_text, rule_skill, rule_redirect = [], [], [], [], []
-            for s in routable:
-                for t in s.triggers:
-                    facet_text.append(t)
-                    facet_skill.append(pos[s.name])
-                for r in s.rules:
-                    rule_text.append(r.phrase)
-                    rule_skill.append(pos[s.name])
-                    rule_redirect.append(pos.get(r.redirect) if r.redirect else None)
             from .lexical import LexicalIndex
 
-            cache = EmbeddingCache(enc, self.cache_folder)
+            enc = self._get_encoder()
+            skills = list(self.catalog)
+            names = [sk.name for sk in skills]
+            pos = {n: i for i, n in enumerate(names)}
+            facet_text: list[str] = []
+            rule_text: list[str] = []
+            redirects: list[int] = []
+            facet_groups: list[list[int]] = []
+            rule_groups: list[list[int]] = []
+            for sk in skills:
+                facet_groups.append(list(range(len(facet_text), len(facet_text) + len(sk.triggers))))
+                facet_text.extend(sk.triggers)
+                rule_groups.append(list(range(len(rule_text), len(rule_text) + len(sk.rules))))
+                rule_text.extend(r.phrase for r in sk.rules)
+                redirects.extend(pos.get(r.redirect, -1) if r.redirect else -1 for r in sk.rules)
             anchors = list(self.none_anchors)
-            vecs = cache.embed(facet_text + rule_text + anchors)
-            lexical = LexicalIndex([" ".join(s.triggers) for s in routable])
+            vecs = EmbeddingCache(enc, self.cache_folder).embed(facet_text + rule_text + anchors)
+            nf, nr = len(facet_text), len(rule_text)
+            routable = [i for i, sk in enumerate(skills) if not sk.disabled]
             self._index = _Index(
-                exclusive=[s.name for s in routable if s.kind == "exclusive" and not s.disabled],
-                additive=[s.name for s in routable if s.kind == "additive" and not s.disabled],
-                facet_text=facet_text, facet_skill=np.array(facet_skill, dtype=np.int64),
-                facets=vecs[: len(facet_text)], rule_skill=np.array(rule_skill, dtype=np.int64),
-                rule_redirect=rule_redirect, rule_text=rule_text,
-                rules=vecs[len(facet_text):len(facet_text) + len(rule_text)], names=names, lexical=lexical,
-                anchors=vecs[len(facet_text) + len(rule_text):])
+                names=names,
+                exclusive=np.array([i for i in routable if skills[i].kind == "exclusive"], dtype=np.int64),
+                additive=np.array([i for i in routable if skills[i].kind == "additive"], dtype=np.int64),
+                facet_text=facet_text, facets=vecs[:nf], facet_grid=_grid(facet_groups),
+                rule_text=rule_text, rules=vecs[nf:nf + nr], rule_grid=_grid(rule_groups),
+                rule_redirect=np.array(redirects, dtype=np.int64),
+                lexical=LexicalIndex([" ".join(sk.triggers) for sk in skills]), anchors=vecs[nf + nr:])
             return self._index
 
     # ---------------------------------------------------------------- scoring
 
     def _combine(self, sims: np.ndarray) -> np.ndarray:
         """Weighted mean over a request's views (rows) of per-view scores; missing views share the weight."""
-        w = np.asarray(self.view_weights[: len(sims)], dtype=np.float64)
         if len(sims) == 1:
             return sims[0]
-        w = w / w.sum()
-        return (w[:, None] * sims).sum(0)
+        w = np.asarray(self.view_weights[: len(sims)], dtype=np.float64)
+        w = (w / w.sum()).reshape((-1,) + (1,) * (sims.ndim - 1))
+        return (w * sims).sum(0)
 
     def _score(self, idx: _Index, qv: np.ndarray, prose: str) -> dict[str, Any]:
         """Per-skill trigger scores, rule effects and the best facet of each skill, for one request.
 
-        A skill's embedding score is the mean of its ``top_k`` best facets (one lucky short facet does not
+        A skill's trigger score is the mean of its ``top_k`` best facets (one lucky short facet does not
         win alone), averaged over the request's views, plus ``lexical_weight`` times the TF-IDF cosine.
+        A rule fires when it matches the request better than the skill's best facet (by ``rule_margin``).
         """
-        n = len(idx.names)
-        fs = qv @ idx.facets.T  # views x facets
-        per_view = np.full((len(qv), n), -1.0)
-        best = np.full(n, -1.0)
-        best_facet = np.zeros(n, dtype=np.int64)
-        for k in range(n):
-            cols = np.flatnonzero(idx.facet_skill == k)
-            if len(cols):
-                sub = fs[:, cols]
-                per_view[:, k] = np.sort(sub, axis=1)[:, -self.top_k:].mean(1)
-                combined = self._combine(sub)
-                j = int(np.argmax(combined))
-                best[k], best_facet[k] = combined[j], cols[j]
-        trig = self._combine(per_view) + self.lexical_weight * idx.lexical.score(prose)
+        grid = idx.facet_grid
+        empty = grid < 0
+        raw = (qv @ idx.facets.T)[:, grid] if len(idx.facet_text) else np.zeros((len(qv),) + grid.shape)
+        fs = np.where(empty, -np.inf, raw)  # views x skills x slots
+        k = min(self.top_k, grid.shape[1])
+        top = np.sort(fs, axis=2)[:, :, -k:]
+        valid = np.isfinite(top)
+        top_mean = np.where(valid, top, 0).sum(2) / np.maximum(valid.sum(2), 1)
+        top_mean[:, valid.sum(2)[0] == 0] = -1.0  # a skill without facets never wins
+        combined = np.where(empty, -np.inf, self._combine(raw))  # skills x slots, over views
+        slot = np.argmax(combined, axis=1)
+        best = np.take_along_axis(combined, slot[:, None], 1)[:, 0]
+        best_facet = grid[np.arange(len(grid)), slot]
+        trig = self._combine(top_mean) + self.lexical_weight * idx.lexical.score(prose)
         scores = trig.copy()
         hits: list[RuleHit] = []
         if self.rules and len(idx.rule_text):
             rs = self._combine(qv @ idx.rules.T)
-            for k in range(n):
-                cols = np.flatnonzero(idx.rule_skill == k)
-                if not len(cols):
-                    continue
-                j = cols[int(np.argmax(rs[cols]))]
-                excess = rs[j] - best[k] - self.rule_margin
-                if excess > 0:
-                    # the further the rule out-matches the triggers, the harder the push
-                    scores[k] -= self.rule_penalty * (1 + self.rule_scale * excess)
-                    target = idx.rule_redirect[j]
-                    if target is not None:
-                        scores[target] += self.redirect_boost * (1 + self.rule_scale * excess)
-                    hits.append(RuleHit(idx.names[k], idx.rule_text[j], float(rs[j]), float(best[k]),
-                                        idx.names[target] if target is not None else None))
+            rgrid = idx.rule_grid
+            rg = np.where(rgrid >= 0, rs[np.maximum(rgrid, 0)], -np.inf)  # skills x rule slots
+            rslot = np.argmax(rg, axis=1)
+            rbest = rg[np.arange(len(rg)), rslot]
+            excess = rbest - best - self.rule_margin
+            for skill in np.flatnonzero(excess > 0):
+                # the further the rule out-matches the triggers, the harder the push
+                strength = 1 + self.rule_scale * excess[skill]
+                scores[skill] -= self.rule_penalty * strength
+                row = rgrid[skill, rslot[skill]]
+                target = int(idx.rule_redirect[row])
+                if target >= 0:
+                    scores[target] += self.redirect_boost * strength
+                hits.append(RuleHit(idx.names[skill], idx.rule_text[row], float(rbest[skill]), float(best[skill]),
+                                    idx.names[target] if target >= 0 else None))
         return {"trigger": trig, "scores": scores, "best_facet": best_facet, "hits": hits}
+
+    def _choose(self, idx: _Index, scores: np.ndarray, anchor_sims: np.ndarray) -> tuple[int | None, str]:
+        """The exclusive skill these scores pick (or None) and why; the same test with and without rules."""
+        ex = idx.exclusive
+        if not len(ex):
+            return None, "no skill: the catalog has no routable exclusive skill"
+        order = ex[np.argsort(-scores[ex], kind="stable")]
+        top = scores[order[0]]
+        gap = top - (scores[order[1]] if len(order) > 1 else -1.0)
+        best = idx.names[order[0]]
+        if len(anchor_sims):
+            a = int(np.argmax(anchor_sims))
+            if anchor_sims[a] > top + self.none_margin:
+                return None, (f"no skill: closer to \"{self.none_anchors[a]}\" ({anchor_sims[a]:.2f}) than to any "
+                              f"skill (best {best} {top:.2f})")
+        if top < self.floor:
+            return None, f"no skill: best score {top:.2f} ({best}) is under the floor {self.floor:.2f}"
+        if gap < self.margin:
+            return None, (f"no skill: {best} and {idx.names[order[1]]} tie ({gap:.3f} apart, "
+                          f"margin {self.margin:.3f})")
+        runner = idx.names[order[1]] if len(order) > 1 else "nothing"
+        return int(order[0]), f"leads {runner} by {gap:.3f}"
 
     def _decide(self, idx: _Index, qv: np.ndarray, prose: str) -> Decision:
         sc = self._score(idx, qv, prose)
-        pos = {name: i for i, name in enumerate(idx.names)}
-        ex = [pos[n] for n in idx.exclusive]
-        scores, trig = sc["scores"], sc["trigger"]
-        order = sorted(ex, key=lambda k: -scores[k])
+        scores, trig, hits = sc["scores"], sc["trigger"], sc["hits"]
+        anchor_sims = self._combine(qv @ idx.anchors.T) if len(idx.anchors) else np.zeros(0)
+        ex = idx.exclusive
+        order = ex[np.argsort(-scores[ex], kind="stable")]
         ranked = [(idx.names[k], round(float(scores[k]), 4)) for k in order]
-        reasons: list[str] = []
-        skill = None
+        chosen, why = self._choose(idx, scores, anchor_sims)
         confidence = 0.0
-        if order:
-            z = np.array([scores[k] for k in order]) / self.temperature
+        if len(order):
+            z = scores[order] / self.temperature
             p = np.exp(z - z.max())
-            p /= p.sum()
-            top, gap = scores[order[0]], scores[order[0]] - (scores[order[1]] if len(order) > 1 else -1.0)
-            best = idx.names[order[0]]
-            facet = idx.facet_text[sc["best_facet"][order[0]]]
-            anchor = None
-            if len(idx.anchors):
-                a = self._combine(qv @ idx.anchors.T)
-                anchor = int(np.argmax(a))
-            if anchor is not None and a[anchor] > top + self.none_margin:
-                reasons.append(f"no skill: closer to \"{self.none_anchors[anchor]}\" ({a[anchor]:.2f}) than to any "
-                               f"skill (best {best} {top:.2f})")
-                confidence = float(1 - p[0])
-            elif top < self.floor:
-                reasons.append(f"no skill: best score {top:.2f} ({best}) is under the floor {self.floor:.2f}")
-                confidence = float(1 - p[0])
-            elif gap < self.margin:
-                runner = idx.names[order[1]]
-                reasons.append(f"no skill: {best} and {runner} tie ({gap:.3f} apart, margin {self.margin:.3f})")
-                confidence = float(1 - p[0])
-            else:
-                skill, confidence = best, float(p[0])
-                reasons.append(f"{best}: trigger \"{_clip(facet)}\" matched, score {trig[order[0]]:.2f}; "
-                               f"leads {idx.names[order[1]] if len(order) > 1 else 'nothing'} by {gap:.3f}")
-        hits = sc["hits"]
+            top_p = float(p[0] / p.sum())
+            confidence = top_p if chosen is not None else 1 - top_p
+        if chosen is None:
+            reasons = [why]
+        else:
+            facet = idx.facet_text[sc["best_facet"][chosen]]
+            reasons = [f"{idx.names[chosen]}: trigger \"{_clip(facet)}\" matched, score {trig[chosen]:.2f}; {why}"]
         reasons.extend(str(h) for h in hits)
         also = []
-        for name in idx.additive:
-            k = pos[name]
+        for k in idx.additive:
             if scores[k] >= self.additive_threshold:
-                also.append(name)
-                reasons.append(f"{name} (additive): trigger \"{_clip(idx.facet_text[sc['best_facet'][k]])}\" "
+                also.append(idx.names[k])
+                reasons.append(f"{idx.names[k]} (additive): trigger \"{_clip(idx.facet_text[sc['best_facet'][k]])}\" "
                                f"at {scores[k]:.2f} ≥ {self.additive_threshold:.2f}")
-        unruled = None
-        if order:
-            tbest = max(ex, key=lambda k: trig[k])
-            second = sorted((trig[k] for k in ex), reverse=True)[1] if len(ex) > 1 else -1.0
-            if trig[tbest] >= self.floor and trig[tbest] - second >= self.margin:
-                unruled = idx.names[tbest]
+        skill = idx.names[chosen] if chosen is not None else None
+        if hits:
+            unruled, _ = self._choose(idx, trig, anchor_sims)
+            without = idx.names[unruled] if unruled is not None else None
+        else:
+            without = skill
         return Decision(skill=skill, also=also, confidence=round(confidence, 4), ranked=ranked,
-                        reasons=reasons, rule_hits=hits, skill_without_rules=unruled if self.rules else skill)
+                        reasons=reasons, rule_hits=hits, skill_without_rules=without)
+
+    def warm(self) -> Router:
+        """Load the encoder and embed the catalog now (from the cache where unchanged), not on the first route."""
+        self._build()
+        return self
 
     # ----------------------------------------------------------------- public
 
