@@ -16,7 +16,7 @@ _NOISE = re.compile(
     |Traceback\b|\s*File\s"|\s*at\s+[\w.$<>]+\(       # Python / JVM / JS traces
     |\[?\d{4}-\d{2}-\d{2}[T\s]|\[?\d{2}:\d{2}:\d{2}   # timestamps
     |(?:DEBUG|INFO|WARN|WARNING|ERROR|TRACE|FATAL|CRITICAL)\b[\s:\]]
-    |diff\s--git|index\s[0-9a-f]+|@@|\+\+\+|---\s|[+-](?:\s|$)  # diffs
+    |diff\s--git|index\s[0-9a-f]+|@@|\+\+\+|---\s                 # diff headers
     |(?:def|class|import|from|const|let|var|function|return|async|await|export|public|private|package|
        \#include|SELECT|INSERT|UPDATE|CREATE|ALTER)\b.*[:({=;,]\s*$
     |[{}\[\]<>]|\$\s|>>>\s|\#\s?\d+\s           # brackets, shell and REPL prompts
@@ -38,9 +38,15 @@ def _is_noise(line: str) -> bool:
     return len(s) > 12 and symbols / len(s) > 0.12 and words < 6
 
 
+_DIFF = re.compile(r"^(?:diff --git|@@ |\+\+\+ )", re.MULTILINE)
+_DIFF_LINE = re.compile(r"^[+-](?:\s|$)")
+
+
 def _prose_lines(text: str) -> list[str]:
     no_fences = _FENCE.sub("\n", text)
-    kept = [ln.strip() for ln in no_fences.splitlines() if not _is_noise(ln)]
+    is_diff = bool(_DIFF.search(no_fences))  # "- item" is a diff line in a diff, a bullet elsewhere
+    kept = [ln.strip() for ln in no_fences.splitlines()
+            if not _is_noise(ln) and not (is_diff and _DIFF_LINE.match(ln))]
     return kept or [" ".join(text.split())[:600]]
 
 
