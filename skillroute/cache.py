@@ -57,7 +57,7 @@ class EmbeddingCache:
                 self._load()
             assert self._index is not None
             keys = [text_key(t) for t in texts]
-            missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in self._index))
+            missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self._index))
             if missing:
                 new = self.encoder.encode(missing)
                 start = 0 if self._vectors is None else len(self._vectors)

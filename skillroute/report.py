@@ -42,7 +42,7 @@ def render_html(result: dict[str, Any], title: str = "skillroute eval") -> str:
     h.append("</table><h2>Confusion matrix</h2><p class='small'>rows: expected, columns: predicted</p><table><tr><th></th>")
     h += [f"<th>{escape(lab)}</th>" for lab in labels]
     h.append("</tr>")
-    for lab, row in zip(labels, cm):
+    for lab, row in zip(labels, cm, strict=True):
         h.append(f"<tr><th>{escape(lab)}</th>")
         for j, v in enumerate(row):
             diag = labels[j] == lab
@@ -65,7 +65,7 @@ def render_html(result: dict[str, Any], title: str = "skillroute eval") -> str:
     hist = result["confidence_histogram"]
     h.append("</table><h2>Confidence: hits and misses</h2><table><tr><th>confidence</th><th>hits</th><th>misses</th></tr>")
     top = max(hist["hits"] + hist["misses"] + [1])
-    for i, (a, b) in enumerate(zip(hist["hits"], hist["misses"])):
+    for i, (a, b) in enumerate(zip(hist["hits"], hist["misses"], strict=True)):
         h.append(f"<tr><td>{hist['edges'][i]:.1f}–{hist['edges'][i + 1]:.1f}</td>"
                  f"<td><span class='bar' style='width:{int(200 * a / top)}px'></span> {a}</td>"
                  f"<td><span class='bar miss' style='width:{int(200 * b / top)}px'></span> {b}</td></tr>")

@@ -19,9 +19,7 @@ def test_shipped_catalog_has_the_roster(catalog):
 
 
 def test_seed_descriptions_are_verbatim(catalog):
-    seed = (SKILLS.parent.parent / "shared" / "seed" / "skill-descriptions.txt")
-    if not seed.exists():
-        seed = SKILLS.parent / ".." / "shared" / "seed" / "skill-descriptions.txt"
+    seed = SKILLS.parent.parent / "shared" / "seed" / "skill-descriptions.txt"
     if not seed.exists():
         pytest.skip("the seed file lives beside the checkout, in ../shared")
     text = seed.read_text().replace('\\"', '"')

@@ -103,11 +103,11 @@ def test_rules_push_off_and_redirect(tmp_path, encoder):
 def test_batch_equals_single(router):
     texts = list(CLEAR_CUT.values()) + ["thanks!", "/fix the login page", "x " * 2000]
     batch = router.route_many(texts)
-    for t, b in zip(texts, batch):
+    for t, b in zip(texts, batch, strict=True):
         s = router.route(t)
         assert (s.skill, s.also) == (b.skill, b.also)
         assert [n for n, _ in s.ranked] == [n for n, _ in b.ranked]
-        for (_, x), (_, y) in zip(s.ranked, b.ranked):
+        for (_, x), (_, y) in zip(s.ranked, b.ranked, strict=True):
             assert x == pytest.approx(y, abs=1e-3)
 
 
