@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["prose", "views", "explicit_invocation"]
+__all__ = ["prose", "views", "read_request", "explicit_invocation"]
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _NOISE = re.compile(
@@ -55,8 +55,8 @@ def prose(text: str) -> str:
     return " ".join(_prose_lines(text))
 
 
-def views(text: str, max_words: int = 30) -> list[str]:
-    """Distinct views of a request: its prose, then its first and last sentences when the prose has several."""
+def read_request(text: str, max_words: int = 30) -> tuple[str, list[str]]:
+    """The request's prose and its distinct views: the prose, then its first and last sentences when it has several."""
     lines = _prose_lines(text)
     body = " ".join(lines)
     sentences = [s.strip() for ln in lines for s in _SENTENCE.split(ln) if len(s.strip()) > 1]
@@ -64,7 +64,12 @@ def views(text: str, max_words: int = 30) -> list[str]:
     if len(sentences) > 1:
         out.append(" ".join(sentences[0].split()[:max_words]))
         out.append(" ".join(sentences[-1].split()[-max_words:]))
-    return list(dict.fromkeys(out))
+    return body, list(dict.fromkeys(out))
+
+
+def views(text: str, max_words: int = 30) -> list[str]:
+    """Distinct views of a request (see ``read_request``)."""
+    return read_request(text, max_words)[1]
 
 
 def explicit_invocation(text: str) -> tuple[str, str] | None:

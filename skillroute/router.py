@@ -15,7 +15,7 @@ import numpy as np
 
 from .catalog import Catalog, load_catalog
 from .encoder import Encoder, load_encoder
-from .query import explicit_invocation, prose, views
+from .query import explicit_invocation, read_request
 
 __all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS"]
 
@@ -138,12 +138,11 @@ class Router:
         self._encoder: Encoder | None = None
 
     @classmethod
-    def from_path(cls, *dirs: str | os.PathLike[str], model: str | None = None, backend: str | None = None,
-                  lenient: bool = False, **kwargs: Any) -> Router:
-        """Load the catalog in ``dirs`` and route with the default (or named) model and backend."""
+    def from_path(cls, *dirs: str | os.PathLike[str], encoder: Encoder | None = None, model: str | None = None,
+                  backend: str | None = None, lenient: bool = False, **kwargs: Any) -> Router:
+        """Load the catalog in ``dirs``; route with ``encoder``, else the named (or default) model and backend."""
         catalog = load_catalog(*dirs, lenient=lenient)
-        encoder = kwargs.pop("encoder", None) or load_encoder(model, backend)
-        return cls(catalog, encoder, **kwargs)
+        return cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
 
     # ------------------------------------------------------------------ setup
 
@@ -322,9 +321,11 @@ class Router:
             inv = explicit_invocation(t)
             if inv and inv[0] in self.catalog:
                 rest = inv[1]
-                plans.append((inv[0], views(rest) if rest else [], prose(rest)))
+                body, vs = read_request(rest) if rest else ("", [])
+                plans.append((inv[0], vs, body))
             else:
-                plans.append((None, views(t), prose(t)))
+                body, vs = read_request(t)
+                plans.append((None, vs, body))
         idx = self._build()
         flat = [v for _, vs, _ in plans for v in vs]
         vecs = self._get_encoder().encode(flat) if flat else np.zeros((0, 0), dtype=np.float32)
