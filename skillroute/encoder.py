@@ -345,28 +345,43 @@ class OnnxEncoder:
                 session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
             tok = Tokenizer.from_file(str(path.parent / "tokenizer.json"))
             tok.enable_truncation(max_length=self.source.max_seq_length)
-            tok.enable_padding()
+            tok.no_padding()  # batches are padded here, per bucket of similar lengths
             self._tokenizer, self._session = tok, session
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self._session is None:
             self._load()
+        session, tok = self._session, self._tokenizer
         if not texts:
-            return np.zeros((0, self._session.get_outputs()[0].shape[1] or 0), dtype=np.float32)  # type: ignore[union-attr]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch: less padding
+            return np.zeros((0, session.get_outputs()[0].shape[1] or 0), dtype=np.float32)  # type: ignore[union-attr]
+        enc = tok.encode_batch(list(texts))  # type: ignore[union-attr]
+        order = sorted(range(len(texts)), key=lambda i: len(enc[i].ids))
         rows: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            enc = self._tokenizer.encode_batch([texts[i] for i in idx])  # type: ignore[union-attr]
-            feed = {
-                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-            }
-            vecs = self._session.run(None, feed)[0]  # type: ignore[union-attr]
-            for j, i in enumerate(idx):
-                rows[i] = vecs[j]
+        for idx in _buckets([len(enc[i].ids) for i in order], self.batch_size):
+            members = [order[i] for i in idx]
+            width = max(len(enc[i].ids) for i in members)
+            ids = np.zeros((len(members), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            types = np.zeros_like(ids)
+            for r, i in enumerate(members):
+                n = len(enc[i].ids)
+                ids[r, :n], mask[r, :n], types[r, :n] = enc[i].ids, enc[i].attention_mask, enc[i].type_ids
+            vecs = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]  # type: ignore[union-attr]
+            for r, i in enumerate(members):
+                rows[i] = vecs[r]
         return np.stack(rows).astype(np.float32, copy=False)
+
+
+def _buckets(lengths: list[int], cap: int) -> list[list[int]]:
+    """Split positions of ascending ``lengths`` into batches whose padding stays small: a short view is
+    not padded to the length of a long prompt (a single route then costs about one encode)."""
+    out: list[list[int]] = []
+    for i, n in enumerate(lengths):
+        if out and len(out[-1]) < cap and n <= 1.3 * lengths[out[-1][0]] + 8:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
 
 
 def _onnx_available() -> bool:
