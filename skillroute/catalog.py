@@ -17,6 +17,9 @@ from .rules import ParsedDescription, parse_description
 
 __all__ = ["Skill", "Catalog", "load_catalog", "read_skill_file", "KIND_KEY"]
 
+# libyaml's safe loader where PyYAML was built with it (10x faster on a large catalog), else the Python one
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 KIND_KEY = "skillroute-kind"  # inside `metadata`, so the file stays valid for the hosts that read it
 MAX_NAME = 64
 MAX_DESCRIPTION = 1024
@@ -83,7 +86,7 @@ def read_skill_file(path: str | Path) -> Skill:
     front = "\n".join(lines[1:end])
     body = "\n".join(lines[end + 1:]).strip("\n")
     try:
-        data = yaml.safe_load(front)
+        data = yaml.load(front, Loader=_SAFE_LOADER)  # a safe loader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
@@ -133,7 +136,7 @@ class Catalog:
     warnings: tuple[str, ...] = ()  # shadowed duplicates, redirects to unknown skills
 
     def __post_init__(self) -> None:
-        names = {s.name for s in self.skills}
+        names = frozenset(s.name for s in self.skills)
         parsed = tuple(
             dataclasses.replace(s, parsed=parse_description(s.description, names)) for s in self.skills
         )

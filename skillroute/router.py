@@ -267,8 +267,9 @@ class Router:
         anchor_sims = self._combine(qv @ idx.anchors.T) if len(idx.anchors) else np.zeros(0)
         ex = idx.exclusive
         order = ex[np.argsort(-scores[ex], kind="stable")]
-        ranked = [(idx.names[k], round(float(scores[k]), 4)) for k in order]
+        ranked = list(zip([idx.names[k] for k in order], np.round(scores[order], 4).tolist(), strict=True))
         chosen, why = self._choose(idx, scores, anchor_sims)
+        skill = idx.names[chosen] if chosen is not None else None
         confidence = 0.0
         if len(order):
             z = scores[order] / self.temperature
@@ -280,14 +281,15 @@ class Router:
         else:
             facet = idx.facet_text[sc["best_facet"][chosen]]
             reasons = [f"{idx.names[chosen]}: trigger \"{_clip(facet)}\" matched, score {trig[chosen]:.2f}; {why}"]
-        reasons.extend(str(h) for h in hits)
+        # every hit is in rule_hits; the reasons name those that touch the leading candidates
+        leading = {n for n, _ in ranked[:5]} | {idx.names[k] for k in idx.additive}
+        reasons.extend(str(h) for h in hits if h.skill in leading or h.redirect == skill)
         also = []
         for k in idx.additive:
             if scores[k] >= self.additive_threshold:
                 also.append(idx.names[k])
                 reasons.append(f"{idx.names[k]} (additive): trigger \"{_clip(idx.facet_text[sc['best_facet'][k]])}\" "
                                f"at {scores[k]:.2f} ≥ {self.additive_threshold:.2f}")
-        skill = idx.names[chosen] if chosen is not None else None
         if hits:
             unruled, _ = self._choose(idx, trig, anchor_sims)
             without = idx.names[unruled] if unruled is not None else None

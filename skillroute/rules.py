@@ -95,8 +95,7 @@ def _split_top_level(text: str) -> list[str]:
     return out
 
 
-def _negative_items(body: str, clause: str, skill_names: Iterable[str]) -> list[Rule]:
-    names = set(skill_names)
+def _negative_items(body: str, clause: str, names: frozenset[str]) -> list[Rule]:
     tail_redirect = None
     m = _DASH_TAIL.search(body)
     if m:
@@ -158,7 +157,7 @@ def parse_description(text: str, skill_names: Iterable[str] = ()) -> ParsedDescr
 
     ``skill_names`` lets an item that names a catalog skill ("requests to … review") redirect to it.
     """
-    names = tuple(skill_names)
+    names = skill_names if isinstance(skill_names, frozenset) else frozenset(skill_names)
     triggers: list[str] = []
     rules: list[Rule] = []
     for sentence in split_sentences(text):
