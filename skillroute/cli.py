@@ -58,6 +58,18 @@ def make_router(skill_dirs: tuple[str, ...], model: str | None, backend: str | N
     return Router.from_path(*dirs, model=model, backend=backend, **kwargs)
 
 
+def fitted_option(f):
+    f = click.option("--zero-shot", is_flag=True, help="Route from the descriptions alone, ignoring a fitted router.")(f)
+    return click.option("--fitted", "fitted_dir", type=click.Path(file_okay=False),
+                        help="A fitted-router folder (default: the catalog's .skillroute/fitted when it matches).")(f)
+
+
+def _fitted_arg(fitted_dir: str | None, zero_shot: bool):
+    if zero_shot and fitted_dir:
+        raise click.UsageError("--zero-shot and --fitted exclude each other")
+    return None if zero_shot else (fitted_dir or "auto")
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="skillroute")
 def main() -> None:
@@ -97,8 +109,9 @@ def format_decision(d) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (one line per prompt in batch mode).")
 @skills_option
 @backend_option
+@fitted_option
 def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: str | None,
-          backend: str | None) -> None:
+          backend: str | None, fitted_dir: str | None, zero_shot: bool) -> None:
     """Route TEXT; without TEXT, route each line of stdin ({"prompt": ...} objects or plain lines)."""
     if text is not None and not text.strip():
         raise click.BadParameter("the request is empty", param_hint="TEXT")
@@ -107,7 +120,7 @@ def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: s
         if sys.stdin.isatty():
             raise click.UsageError("give a request as TEXT, or pipe prompts on stdin")
         batch = _read_batch(sys.stdin)
-    router = make_router(skill_dirs, model, backend)
+    router = make_router(skill_dirs, model, backend, fitted=_fitted_arg(fitted_dir, zero_shot))
     if batch is None:
         d = router.route(text)  # type: ignore[arg-type]
         click.echo(json.dumps(d.to_dict(), ensure_ascii=False) if as_json else format_decision(d))
@@ -177,20 +190,22 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
 @click.option("--no-rules", is_flag=True, help="Route with the do/don't rules switched off (ablation).")
 @click.option("--lenient", is_flag=True, help="Skip malformed lines (counted) instead of failing.")
 @click.option("--quiet", is_flag=True, help="Print only the headline figures.")
+@fitted_option
 def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, report_path, min_accuracy,
-             no_rules, lenient, quiet) -> None:
+             no_rules, lenient, quiet, fitted_dir, zero_shot) -> None:
     """Route the labelled prompts of --data and report how well the catalog routes."""
     from .dataset import load_examples
     from .evaluate import RoutingEvaluator, write_errors
 
-    router = make_router(skill_dirs, model, backend, rules=not no_rules)
+    router = make_router(skill_dirs, model, backend, rules=not no_rules, fitted=_fitted_arg(fitted_dir, zero_shot))
     cat = router.catalog
     skipped: list = []
     examples = load_examples(data, exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive],
                              split=split, lenient=lenient, skipped=skipped)
     if not examples:
         raise click.UsageError(f"{data}: no examples in split '{split}'")
-    result = RoutingEvaluator(examples, name=f"{Path(data).name}:{split}", show_progress=not quiet)(router)
+    mode = "fitted" if router.head_ is not None else "zero-shot"
+    result = RoutingEvaluator(examples, name=f"{Path(data).name}:{split}, {mode}", show_progress=not quiet)(router)
     result["skipped_lines"] = [str(e) for e in skipped]
     _print_summary(result, quiet)
     if json_path:
@@ -204,6 +219,41 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
     if min_accuracy is not None and result["top1"] < min_accuracy:
         click.echo(f"FAIL: top-1 {result['top1']:.3f} is under --min-accuracy {min_accuracy:.3f}", err=True)
         sys.exit(1)
+
+
+@main.command("fit")
+@skills_option
+@backend_option
+@click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True)
+@click.option("--split", type=click.Choice(["train", "all"]), default="train", show_default=True,
+              help="Which labelled lines to learn from; the test split is never read.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Folder for the artifact (head.npz + meta.json); the catalog's DIR/.skillroute/fitted is "
+                   "picked up by default.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed) -> None:
+    """Fit the router's classifier head on labelled prompts (the encoder itself is not fine-tuned)."""
+    import time
+
+    from .dataset import load_examples
+
+    router = make_router(skill_dirs, model, backend, fitted=None)
+    cat = router.catalog
+    examples = load_examples(data, exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive])
+    if split == "train":
+        examples = [e for e in examples if e.split == "train"]
+    else:  # "all" still never reads the test split
+        examples = [e for e in examples if e.split != "test"]
+    if not examples:
+        raise click.UsageError(f"{data}: no labelled lines outside the test split")
+    t = time.perf_counter()
+    click.echo(f"fitting on {len(examples)} prompts of {data} …", err=True)
+    router.fit(examples, seed=seed)
+    path = router.head_.save(out_dir)
+    m = router.head_.meta
+    click.echo(f"saved {path} in {time.perf_counter() - t:.1f} s: {len(router.head_.classes)} classes, "
+               f"C={m['C']}, out-of-fold top-1 {m['oof_top1']:.3f}, temperature {router.head_.temperature:.2f}, "
+               f"none floor {router.head_.none_floor:.2f}")
 
 
 def _print_summary(r: dict, quiet: bool) -> None:

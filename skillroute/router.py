@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,10 +14,13 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog, load_catalog
+from .errors import SkillrouteError
 from .encoder import Encoder, load_encoder
 from .query import explicit_invocation, read_request
 
-__all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS"]
+__all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS", "FITTED_SUBDIR"]
+
+FITTED_SUBDIR = ".skillroute/fitted"  # where a catalog directory ships its fitted router
 
 # Requests that need no skill: a request closer to these than to every skill's triggers gets none.
 NONE_ANCHORS = (
@@ -135,13 +139,102 @@ class Router:
         self._lock = threading.RLock()
         self._index: _Index | None = None
         self._encoder: Encoder | None = None
+        self.head_: Any = None  # a FittedHead after fit() or load_fitted(); None routes zero-shot
+        self.stale_skills_: list[str] = []  # skills whose description changed since the fit
 
     @classmethod
     def from_path(cls, *dirs: str | os.PathLike[str], encoder: Encoder | None = None, model: str | None = None,
-                  backend: str | None = None, lenient: bool = False, **kwargs: Any) -> Router:
-        """Load the catalog in ``dirs``; route with ``encoder``, else the named (or default) model and backend."""
+                  backend: str | None = None, lenient: bool = False, fitted: str | os.PathLike[str] | None = "auto",
+                  **kwargs: Any) -> Router:
+        """Load the catalog in ``dirs``; route with ``encoder``, else the named (or default) model and backend.
+
+        ``fitted``: "auto" uses the artifact the first directory ships in ``.skillroute/fitted`` when it was
+        fitted on this model (else routes zero-shot, with a warning); a folder loads that artifact (an error
+        when it does not match); None routes zero-shot from the descriptions alone.
+        """
         catalog = load_catalog(*dirs, lenient=lenient)
-        return cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
+        router = cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
+        if fitted == "auto":
+            shipped = Path(dirs[0]).expanduser() / FITTED_SUBDIR
+            if (shipped / "meta.json").is_file():
+                try:
+                    router.load_fitted(shipped)
+                except SkillrouteError as exc:
+                    warnings.warn(f"not using {shipped}: {exc}; routing zero-shot", stacklevel=2)
+        elif fitted is not None:
+            router.load_fitted(fitted)
+        return router
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, examples: Sequence[Any], *, seed: int = 0, folds: int = 5, c: float | None = None) -> Router:
+        """Learn a classifier head from labelled examples (``skillroute.dataset.Example``), scikit-learn style.
+
+        The head reads the request's embedding and the description router's own scores, so a skill with no
+        examples, or an edited description, still routes by its description (the gate in ``route``). The
+        none floor, the additive thresholds and the calibration come from out-of-fold predictions. Examples
+        of the test split are refused: nothing fitted reads it.
+        """
+        from .fit import data_sha, description_sha, fit_head
+
+        bad = [e for e in examples if getattr(e, "split", None) == "test"]
+        if bad:
+            raise ValueError(f"fit() was given {len(bad)} examples of the test split; fit on the train split only")
+        if not examples:
+            raise ValueError("fit() needs labelled examples")
+        idx = self._build()
+        known = {s.name for s in self.catalog.exclusive} | {"none"}
+        unknown = sorted({e.skill for e in examples} - known)
+        if unknown:
+            raise ValueError(f"labels name skills the catalog does not have: {', '.join(unknown)}")
+        feature_skills = list(idx.names)
+        x = self._features([e.prompt for e in examples], feature_skills)
+        head = fit_head(x, [e.skill for e in examples], [e.also for e in examples],
+                        [s.name for s in self.catalog.additive], seed=seed, folds=folds, c=c)
+        enc = self._get_encoder()
+        head.meta.update({
+            "model_sha256": enc.name.split(":")[0], "encoder": enc.name, "feature_skills": feature_skills,
+            "skill_sha": {s.name: description_sha(s.description) for s in self.catalog},
+            "data_sha256": data_sha([e.prompt for e in examples], [e.skill for e in examples]),
+            "n_examples": len(examples), "view_weights": list(self.view_weights)})
+        self.head_ = head
+        self.stale_skills_ = []
+        return self
+
+    def load_fitted(self, folder: str | os.PathLike[str]) -> Router:
+        """Use a saved fitted head; skills whose description changed since route by description until a refit."""
+        from .fit import FittedHead
+
+        head = FittedHead.load(folder)
+        enc = self._get_encoder()
+        self.stale_skills_ = head.check(enc.name.split(":")[0], {s.name: s.description for s in self.catalog})
+        self.head_ = head
+        return self
+
+    def _features(self, texts: Sequence[str], feature_skills: Sequence[str]) -> np.ndarray:
+        """The head's input for each request: its view-weighted embedding and the zero-shot scores."""
+        idx = self._build()
+        rows = []
+        plans = [read_request(t) for t in texts]
+        flat = [v for _, vs in plans for v in vs]
+        vecs = self._get_encoder().encode(flat)
+        i = 0
+        for body, vs in plans:
+            qv = vecs[i:i + len(vs)]
+            i += len(vs)
+            rows.append(self._feature_row(idx, qv, body, feature_skills)[0])
+        return np.stack(rows)
+
+    def _feature_row(self, idx: _Index, qv: np.ndarray, prose: str,
+                     feature_skills: Sequence[str]) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
+        sc = self._score(idx, qv, prose)
+        anchor_sims = self._combine(qv @ idx.anchors.T) if len(idx.anchors) else np.zeros(1)
+        m = self._combine(qv)
+        m = m / (np.linalg.norm(m) or 1.0)
+        pos = {n: i for i, n in enumerate(idx.names)}
+        z = np.array([sc["scores"][pos[n]] if n in pos else 0.0 for n in feature_skills])
+        return np.concatenate([m, z, [anchor_sims.max()]]), sc, anchor_sims
+
 
     # ------------------------------------------------------------------ setup
 
@@ -298,6 +391,56 @@ class Router:
         return Decision(skill=skill, also=also, confidence=round(confidence, 4), ranked=ranked,
                         reasons=reasons, rule_hits=hits, skill_without_rules=without)
 
+    def _decide_fitted(self, idx: _Index, qv: np.ndarray, prose: str) -> Decision:
+        """The gated blend: the description router decides whether a fitted skill is meant; the head then
+        ranks the fitted skills (and none); otherwise the description router's decision stands."""
+        head = self.head_
+        x, sc, anchor_sims = self._feature_row(idx, qv, prose, head.meta["feature_skills"])
+        zero = self._decide(idx, qv, prose)
+        routable = {idx.names[k] for k in idx.exclusive}
+        known = [c for c in head.classes if c == "none" or (c in routable and c not in self.stale_skills_)]
+        top_zero = zero.ranked[0][0] if zero.ranked else None
+        if top_zero is not None and top_zero not in known and zero.skill == top_zero:
+            return Decision(zero.skill, zero.also, zero.confidence, zero.ranked,
+                            [f"gate: {top_zero} has no fitted examples (or its description changed); "
+                             "routed by its description"] + zero.reasons, rule_hits=zero.rule_hits,
+                            skill_without_rules=zero.skill_without_rules)
+        p = head.proba(x)
+        keep = np.array([c in known for c in head.classes])
+        p = np.where(keep, p, 0.0)
+        p = p / p.sum() if p.sum() > 0 else p
+        order = np.argsort(-p, kind="stable")
+        best = head.classes[order[0]]
+        ranked = [(head.classes[j], round(float(p[j]), 4)) for j in order if head.classes[j] != "none" and keep[j]]
+        ranked += [(n, 0.0) for n, _ in zero.ranked if n not in {r[0] for r in ranked}]
+        if best == "none" or p[order[0]] < head.none_floor:
+            skill = None
+            confidence = float(p[head.classes.index("none")]) if "none" in head.classes else float(1 - p[order[0]])
+            reasons = [f"no skill: fitted head gives none {confidence:.2f}" if best == "none" else
+                       f"no skill: the fitted head's best, {best} at {p[order[0]]:.2f}, is under its floor "
+                       f"{head.none_floor:.2f}"]
+        else:
+            skill, confidence = best, float(p[order[0]])
+            runner = next((head.classes[j] for j in order[1:]), "nothing")
+            reasons = [f"{skill}: fitted head {confidence:.2f}, next {runner} {p[order[1]]:.2f}"
+                       if len(order) > 1 else f"{skill}: fitted head {confidence:.2f}"]
+            k = idx.names.index(skill)
+            reasons.append(f"{skill}: its best trigger \"{_clip(idx.facet_text[sc['best_facet'][k]])}\", "
+                           f"zero-shot score {sc['scores'][k]:.2f}")
+        reasons.extend(r for r in zero.reasons if r.startswith("rule of"))
+        also = []
+        for k in idx.additive:
+            name = idx.names[k]
+            if name in head.additive and name not in self.stale_skills_:
+                on, prob = head.additive_on(name, x)
+                if on:
+                    also.append(name)
+                    reasons.append(f"{name} (additive): fitted head {prob:.2f}")
+            elif name in zero.also:
+                also.append(name)
+        return Decision(skill=skill, also=also, confidence=round(confidence, 4), ranked=ranked, reasons=reasons,
+                        rule_hits=zero.rule_hits, skill_without_rules=skill)
+
     def warm(self) -> Router:
         """Load the encoder and embed the catalog now (from the cache where unchanged), not on the first route."""
         self._build()
@@ -336,7 +479,7 @@ class Router:
             qv = vecs[i:i + len(vs)]
             i += len(vs)
             if invoked is None:
-                out.append(self._decide(idx, qv, text))
+                out.append(self._decide(idx, qv, text) if self.head_ is None else self._decide_fitted(idx, qv, text))
             else:
                 out.append(self._explicit(idx, invoked, qv, text))
         return out

@@ -1,0 +1,146 @@
+"""Fitted routing: the test split never reaches fit, the artifact round-trips without pickle, and a new
+skill or an edited description still routes by its description."""
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from skillroute import ModelError, Router
+from skillroute.cli import main
+from skillroute.dataset import load_examples
+from skillroute.fit import FittedHead, data_sha
+from skillroute.router import FITTED_SUBDIR
+
+from .conftest import EVAL, SKILLS, write_skill
+
+SHIPPED = SKILLS / FITTED_SUBDIR
+
+
+@pytest.fixture(scope="session")
+def small_train():
+    """A few train prompts of every class, enough for a quick fit."""
+    ex = load_examples(EVAL, split="train")
+    out, seen = [], {}
+    for e in ex:
+        if seen.get(e.skill, 0) < 10:
+            seen[e.skill] = seen.get(e.skill, 0) + 1
+            out.append(e)
+    return out
+
+
+@pytest.fixture(scope="session")
+def fitted_small(catalog, encoder, small_train):
+    return Router(catalog, encoder).fit(small_train, seed=0)
+
+
+def test_fit_refuses_the_test_split(catalog, encoder):
+    test = load_examples(EVAL, split="test")[:5]
+    with pytest.raises(ValueError, match="test split"):
+        Router(catalog, encoder).fit(test)
+
+
+def test_shipped_artifact_was_fitted_on_the_train_split_only():
+    meta = json.loads((SHIPPED / "meta.json").read_text())
+    train = load_examples(EVAL, split="train")
+    assert meta["data_sha256"] == data_sha([e.prompt for e in train], [e.skill for e in train])
+    assert meta["n_examples"] == len(train)
+
+
+def test_fit_is_deterministic_and_round_trips(catalog, encoder, small_train, fitted_small, tmp_path):
+    again = Router(catalog, encoder).fit(small_train, seed=0)
+    assert np.array_equal(again.head_.head.coef, fitted_small.head_.head.coef)
+    fitted_small.head_.save(tmp_path / "art")
+    assert {p.name for p in (tmp_path / "art").iterdir()} == {"head.npz", "meta.json"}
+    loaded = Router(catalog, encoder).load_fitted(tmp_path / "art")
+    texts = [e.prompt for e in load_examples(EVAL, split="test")[:20]]
+    a, b = fitted_small.route_many(texts), loaded.route_many(texts)
+    assert [(d.skill, d.also) for d in a] == [(d.skill, d.also) for d in b]
+    for x, y in zip(a, b, strict=True):
+        assert x.confidence == pytest.approx(y.confidence, abs=1e-3)
+
+
+def test_from_path_uses_the_shipped_artifact_unless_zero_shot():
+    assert Router.from_path(SKILLS).head_ is not None
+    assert Router.from_path(SKILLS, fitted=None).head_ is None
+
+
+def test_artifact_of_another_model_is_refused(tmp_path, catalog, encoder):
+    art = tmp_path / "art"
+    shutil.copytree(SHIPPED, art)
+    meta = json.loads((art / "meta.json").read_text())
+    meta["model_sha256"] = "0" * 64
+    (art / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="refit"):
+        Router(catalog, encoder).load_fitted(art)
+    cat_dir = tmp_path / "skills"
+    shutil.copytree(SKILLS, cat_dir, ignore=shutil.ignore_patterns(".skillroute"))
+    shutil.copytree(art, cat_dir / FITTED_SUBDIR)
+    with pytest.warns(UserWarning, match="routing zero-shot"):
+        assert Router.from_path(cat_dir, encoder=encoder).head_ is None
+
+
+def test_a_corrupt_artifact_is_a_clear_error(tmp_path):
+    (tmp_path / "meta.json").write_text("{}")
+    (tmp_path / "head.npz").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="refit"):
+        FittedHead.load(tmp_path)
+
+
+def test_a_new_skill_routes_by_its_description(tmp_path, encoder):
+    cat_dir = tmp_path / "skills"
+    shutil.copytree(SKILLS, cat_dir)
+    write_skill(cat_dir, "deploy", "Ship the application to production: run the release pipeline, roll out "
+                "the new version to the servers, watch the rollout and roll back a bad release. Use when the user "
+                "asks to deploy, release or ship the app.")
+    r = Router.from_path(cat_dir, encoder=encoder)
+    assert r.head_ is not None and "deploy" not in r.head_.classes
+    d = r.route("deploy the new version of the app to production and roll back if the rollout fails")
+    assert d.skill == "deploy", d.reasons
+    assert d.reasons[0].startswith("gate:")
+
+
+def test_an_edited_description_is_noticed(tmp_path, encoder):
+    cat_dir = tmp_path / "skills"
+    shutil.copytree(SKILLS, cat_dir)
+    f = cat_dir / "review" / "SKILL.md"
+    f.write_text(f.read_text().replace("Review existing code", "Critique existing code"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = Router.from_path(cat_dir, encoder=encoder)
+    assert r.stale_skills_ == ["review"]
+    assert any("review" in str(w.message) and "refit" in str(w.message) for w in caught)
+    assert r.route("/review src/app.py").skill == "review"
+
+
+def test_fitted_routing_imports_no_heavy_module():
+    code = (
+        "import sys\n"
+        "from skillroute import Router\n"
+        "r = Router.from_path(sys.argv[1], backend='onnx')\n"
+        "assert r.head_ is not None\n"
+        "r.route('the login page crashes with a TypeError in auth.js line 12, fix it')\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(SKILLS)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_fit_cli(tmp_path, small_train):
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"prompt": e.prompt, "skill": e.skill, "also": list(e.also),
+                                        "split": "train"}) + "\n" for e in small_train)
+                    + json.dumps({"prompt": "held out", "skill": "ask", "split": "test"}) + "\n")
+    out = tmp_path / "art"
+    r = CliRunner().invoke(main, ["fit", "--skills", str(SKILLS), "--data", str(data), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "meta.json").read_text())["n_examples"] == len(small_train)
+    r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(EVAL), "--fitted", str(out),
+                                  "--quiet", "--split", "test", "--zero-shot"])
+    assert r.exit_code == 2  # the two exclude each other
