@@ -190,9 +190,14 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
 @click.option("--no-rules", is_flag=True, help="Route with the do/don't rules switched off (ablation).")
 @click.option("--lenient", is_flag=True, help="Skip malformed lines (counted) instead of failing.")
 @click.option("--quiet", is_flag=True, help="Print only the headline figures.")
+@click.option("--cv", "cv_folds", type=click.IntRange(2, 20), help="Also: stratified K-fold on the train split, "
+              "refitting per fold (mean ± std).")
+@click.option("--leave-skills-out", "lso_groups", type=click.IntRange(2, 12),
+              help="Also: hold G groups of skills out of fitting; their test prompts fitted vs zero-shot.")
+@click.option("--baselines", is_flag=True, help="Also: train and score the baseline routers on the same split.")
 @fitted_option
 def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, report_path, min_accuracy,
-             no_rules, lenient, quiet, fitted_dir, zero_shot) -> None:
+             no_rules, lenient, quiet, cv_folds, lso_groups, baselines, fitted_dir, zero_shot) -> None:
     """Route the labelled prompts of --data and report how well the catalog routes."""
     from .dataset import load_examples
     from .evaluate import RoutingEvaluator, write_errors
@@ -208,6 +213,8 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
     result = RoutingEvaluator(examples, name=f"{Path(data).name}:{split}, {mode}", show_progress=not quiet)(router)
     result["skipped_lines"] = [str(e) for e in skipped]
     _print_summary(result, quiet)
+    if cv_folds or lso_groups or baselines:
+        _studies(router, data, cat, result, cv_folds, lso_groups, baselines)
     if json_path:
         Path(json_path).write_text(json.dumps(result, ensure_ascii=False, indent=1))
     if errors_path:
@@ -254,6 +261,49 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed) -> None:
     click.echo(f"saved {path} in {time.perf_counter() - t:.1f} s: {len(router.head_.classes)} classes, "
                f"C={m['C']}, out-of-fold top-1 {m['oof_top1']:.3f}, temperature {router.head_.temperature:.2f}, "
                f"none floor {router.head_.none_floor:.2f}")
+
+
+def _studies(router, data, cat, result, cv_folds, lso_groups, baselines) -> None:
+    """The refit studies; each reads the train split for fitting and never fits on the test split."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .dataset import load_examples
+
+    kw = dict(exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive])
+    train = load_examples(data, split="train", **kw)
+    test = load_examples(data, split="test", **kw)
+    con = Console(width=110)
+    if cv_folds:
+        from .validation import cross_validate
+
+        cv = result["cv"] = cross_validate(router, train, k=cv_folds)
+        con.print(f"cross-validation on the train split ({cv_folds} folds, refit per fold): top-1 "
+                  f"{cv['top1_mean']:.3f} ± {cv['top1_std']:.3f}")
+    if lso_groups:
+        from .validation import leave_skills_out
+
+        lso = result["leave_skills_out"] = leave_skills_out(router, train, test, groups=lso_groups)
+        t = Table(title="leave-skills-out (test prompts of the held-out skills)")
+        for c in ("held out", "n", "fitted top-1", "zero-shot top-1"):
+            t.add_column(c)
+        for g in lso["groups"]:
+            t.add_row(", ".join(g["held_out"]), str(g["n"]), f"{g['fitted_top1']:.3f}", f"{g['zero_shot_top1']:.3f}")
+        t.add_row("all", str(sum(g["n"] for g in lso["groups"])), f"{lso['fitted_top1']:.3f}",
+                  f"{lso['zero_shot_top1']:.3f}")
+        con.print(t)
+    if baselines:
+        from .baselines import run_baselines
+
+        res = result["baselines"] = run_baselines(train, test, router.encoder, cat)
+        t = Table(title="baselines (fitted on the train split, scored on the test split)")
+        for c in ("router", "top-1", "recall@3", "macro-F1"):
+            t.add_column(c)
+        t.add_row(f"skillroute ({result['name'].split(', ')[-1]})", f"{result['top1']:.3f}",
+                  f"{result['recall_at_3']:.3f}", f"{result['macro_f1']:.3f}")
+        for name, r in res.items():
+            t.add_row(name, f"{r['top1']:.3f}", f"{r['recall_at_3']:.3f}", f"{r['macro_f1']:.3f}")
+        con.print(t)
 
 
 def _print_summary(r: dict, quiet: bool) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from .errors import ModelError
 
 __all__ = ["FittedHead", "fit_head", "description_sha", "data_sha", "ARTIFACT_VERSION"]
 
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2
 NONE = "none"
 
 
@@ -55,6 +57,45 @@ class _Linear:
         return ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+
+
+@dataclass
+class _Vectorizer:
+    """scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True) transform, re-done in numpy."""
+
+    vocab: dict[str, int]
+    idf: np.ndarray
+
+    def rows(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for text in texts:
+            toks = _TOKEN.findall(text.lower())
+            grams = Counter(g for g in toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])] if g in self.vocab)
+            idx = np.array([self.vocab[g] for g in grams], dtype=np.int64)
+            val = (1 + np.log(np.array(list(grams.values()), dtype=np.float64))) * self.idf[idx]
+            norm = np.linalg.norm(val)
+            out.append((idx, val / norm if norm else val))
+        return out
+
+    def logits(self, texts: Sequence[str], lin: _Linear) -> np.ndarray:
+        out = np.tile(lin.intercept, (len(texts), 1)).astype(np.float64)
+        for i, (idx, val) in enumerate(self.rows(texts)):
+            if len(idx):
+                out[i] += lin.coef[:, idx] @ val
+        return out
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def _log_sigmoid_pair(z: np.ndarray) -> np.ndarray:
+    """A binary logit as the two-class log-probabilities, so it fuses like a multi-class one."""
+    return _log_softmax(np.stack([np.zeros_like(z), z], axis=-1))
+
+
 @dataclass
 class FittedHead:
     """The learned state of a fitted router (see ``Router.fit``)."""
@@ -65,13 +106,26 @@ class FittedHead:
     none_floor: float  # a top probability under this gives no skill
     additive: dict[str, tuple[_Linear, float]]  # per additive skill: binary head and its threshold
     meta: dict[str, Any] = field(default_factory=dict)
+    vectorizer: _Vectorizer | None = None  # TF-IDF over the request's words, fused with the head
+    lexical: _Linear | None = None  # classes x vocabulary
+    lexical_additive: dict[str, _Linear] = field(default_factory=dict)
+    fusion: float = 0.0  # weight of the lexical model's log-probabilities
+    fusion_additive: dict[str, float] = field(default_factory=dict)
 
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        return _softmax(self.head.logits(x) / self.temperature)
+    def proba(self, x: np.ndarray, text: str) -> np.ndarray:
+        z = _log_softmax(self.head.logits(x))
+        if self.vectorizer is not None and self.lexical is not None and self.fusion:
+            z = (1 - self.fusion) * z + self.fusion * _log_softmax(self.vectorizer.logits([text], self.lexical)[0])
+        return _softmax(z / self.temperature)
 
-    def additive_on(self, name: str, x: np.ndarray) -> tuple[bool, float]:
+    def additive_on(self, name: str, x: np.ndarray, text: str) -> tuple[bool, float]:
         lin, threshold = self.additive[name]
-        p = float(1 / (1 + np.exp(-lin.logits(x)[..., 0])))
+        z = _log_sigmoid_pair(lin.logits(x)[..., 0])
+        beta = self.fusion_additive.get(name, 0.0)
+        if beta and self.vectorizer is not None:
+            lex = self.vectorizer.logits([text], self.lexical_additive[name])[0, 0]
+            z = (1 - beta) * z + beta * _log_sigmoid_pair(np.asarray(lex))
+        p = float(_softmax(z)[..., 1])
         return p >= threshold, p
 
     # ------------------------------------------------------------------ files
@@ -81,13 +135,21 @@ class FittedHead:
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
-        for prefix, lin in [("head", self.head)] + [(f"add_{n}", lin) for n, (lin, _) in self.additive.items()]:
+        linears = [("head", self.head)] + [(f"add_{n}", lin) for n, (lin, _) in self.additive.items()]
+        if self.lexical is not None:
+            linears += [("lex", self.lexical)] + [(f"lexadd_{n}", lin) for n, lin in self.lexical_additive.items()]
+        for prefix, lin in linears:
             for k in ("mean", "scale", "coef", "intercept"):
                 arrays[f"{prefix}.{k}"] = getattr(lin, k).astype(np.float32)
+        if self.vectorizer is not None:
+            arrays["vectorizer.idf"] = self.vectorizer.idf.astype(np.float32)
+            terms = sorted(self.vectorizer.vocab, key=self.vectorizer.vocab.__getitem__)
+            (out / "vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False) + "\n")
         np.savez_compressed(out / "head.npz", **arrays)
         meta = {**self.meta, "artifact_version": ARTIFACT_VERSION, "classes": self.classes,
                 "temperature": self.temperature, "none_floor": self.none_floor,
-                "additive_thresholds": {n: t for n, (_, t) in self.additive.items()}}
+                "additive_thresholds": {n: t for n, (_, t) in self.additive.items()},
+                "fusion": self.fusion, "fusion_additive": self.fusion_additive}
         (out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         return out
 
@@ -109,8 +171,19 @@ class FittedHead:
             return _Linear(*(arrays[f"{prefix}.{k}"] for k in ("mean", "scale", "coef", "intercept")))
 
         additive = {n: (lin(f"add_{n}"), float(t)) for n, t in meta["additive_thresholds"].items()}
+        vectorizer, lexical, lexical_additive = None, None, {}
+        if "vectorizer.idf" in arrays:
+            try:
+                terms = json.loads((folder / "vocabulary.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"{folder}: vocabulary.json is missing or unreadable; refit") from exc
+            vectorizer = _Vectorizer({t: i for i, t in enumerate(terms)}, arrays["vectorizer.idf"])
+            lexical = lin("lex")
+            lexical_additive = {n: lin(f"lexadd_{n}") for n in meta.get("fusion_additive", {})}
         return cls(classes=list(meta["classes"]), head=lin("head"), temperature=float(meta["temperature"]),
-                   none_floor=float(meta["none_floor"]), additive=additive, meta=meta)
+                   none_floor=float(meta["none_floor"]), additive=additive, meta=meta, vectorizer=vectorizer,
+                   lexical=lexical, lexical_additive=lexical_additive, fusion=float(meta.get("fusion", 0.0)),
+                   fusion_additive={k: float(v) for k, v in meta.get("fusion_additive", {}).items()})
 
     def check(self, model_sha: str | None, descriptions: dict[str, str]) -> list[str]:
         """Skills whose description changed since the fit (they route by description); raises on another model."""
@@ -140,40 +213,89 @@ def _fit_linear(x: np.ndarray, y: np.ndarray, seed: int, c: float) -> tuple[_Lin
     return _Linear(mean, scale, clf.coef_.copy(), clf.intercept_.copy()), clf.classes_
 
 
-C_GRID = (0.005, 0.01, 0.02, 0.05, 0.1)
+C_GRID = (0.005, 0.01, 0.02, 0.05, 0.1)  # the head over embeddings and zero-shot scores
+LEXICAL_C_GRID = (1.0, 3.0, 10.0, 30.0)  # the TF-IDF model
+FUSION_GRID = tuple(np.round(np.linspace(0, 1, 11), 2))
+
+
+def _fit_vectorizer(texts: Sequence[str]) -> tuple[_Vectorizer, Any]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    matrix = vec.fit_transform(list(texts))
+    return _Vectorizer({t: int(i) for t, i in vec.vocabulary_.items()}, vec.idf_.copy()), matrix
+
+
+def _fit_sparse(matrix, y: np.ndarray, seed: int, c: float) -> tuple[_Linear, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(matrix, y)
+    n = matrix.shape[1]
+    return _Linear(np.zeros(n), np.ones(n), clf.coef_.copy(), clf.intercept_.copy()), clf.classes_
+
+
+def _oof_logits(fit_one, n: int, classes: list[str], splits) -> np.ndarray:
+    """Out-of-fold log-probabilities over ``classes`` (a class absent from a fold's training gets -inf-ish)."""
+    oof = np.zeros((n, len(classes)))
+    for tr, te in splits:
+        lin, cls, logits = fit_one(tr, te)
+        full = np.full((len(te), len(classes)), -30.0)
+        full[:, [classes.index(c) for c in cls]] = _log_softmax(logits) if logits.shape[1] > 1 else \
+            _log_sigmoid_pair(logits[:, 0])
+        oof[te] = full
+    return oof
+
+
+def _accuracy(logp: np.ndarray, target: np.ndarray) -> float:
+    return float((logp.argmax(1) == target).mean())
 
 
 def fit_head(x: np.ndarray, y: Sequence[str], also: Sequence[Sequence[str]], additive: Sequence[str], *,
-             seed: int = 0, folds: int = 5, c: float | None = None) -> FittedHead:
-    """Fit the head on features ``x``. The regularisation (when ``c`` is None), the temperature, the none
-    floor and the additive thresholds are all chosen on out-of-fold predictions: a threshold tuned on
-    prompts the head was fitted on comes out too confident."""
+             texts: Sequence[str] | None = None, seed: int = 0, folds: int = 5, c: float | None = None) -> FittedHead:
+    """Fit the head on features ``x`` (and a TF-IDF model on ``texts``, fused with it).
+
+    Everything chosen — the regularisation, the fusion weights, the temperature, the none floor and the
+    additive thresholds — is chosen on out-of-fold predictions of the training data: a threshold tuned on
+    prompts the head was fitted on comes out too confident.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(y)
+    n = len(y)
     classes = sorted(set(y.tolist()))
     counts = {k: int((y == k).sum()) for k in classes}
     k = max(2, min(folds, min(counts.values())))
     splits = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(x, y))
     target = np.array([classes.index(v) for v in y])
-    add_y = {a: np.array([a in s for s in also]) for a in additive}
 
-    def out_of_fold(cv: float) -> np.ndarray:
-        oof = np.zeros((len(y), len(classes)))
-        for tr, te in splits:
+    def dense(cv):
+        def fit_one(tr, te):
             lin, cls = _fit_linear(x[tr], y[tr], seed, cv)
-            full = np.full((len(te), len(classes)), -1e9)
-            full[:, [classes.index(n) for n in cls]] = lin.logits(x[te])
-            oof[te] = full
-        return oof
+            return lin, list(cls), lin.logits(x[te])
+        return fit_one
 
-    grid = (c,) if c is not None else C_GRID
-    scored = [(float((out_of_fold(cv).argmax(1) == target).mean()), -i, cv) for i, cv in enumerate(grid)]
-    c = max(scored)[2]
-    oof = out_of_fold(c)
+    tried = {cv: _oof_logits(dense(cv), n, classes, splits) for cv in ((c,) if c is not None else C_GRID)}
+    c = max(tried, key=lambda cv: (_accuracy(tried[cv], target), -cv))
+    oof = tried[c]
+    vectorizer = matrix = None
+    lexical_c, fusion = None, 0.0
+    if texts is not None:
+        vectorizer, matrix = _fit_vectorizer(texts)
+
+        def sparse(cv):
+            def fit_one(tr, te):
+                lin, cls = _fit_sparse(matrix[tr], y[tr], seed, cv)
+                return lin, list(cls), lin.logits(matrix[te].toarray())
+            return fit_one
+
+        lex_tried = {cv: _oof_logits(sparse(cv), n, classes, splits) for cv in LEXICAL_C_GRID}
+        lexical_c = max(lex_tried, key=lambda cv: (_accuracy(lex_tried[cv], target), -cv))
+        lex_oof = lex_tried[lexical_c]
+        fusion = max(FUSION_GRID, key=lambda a: (_accuracy((1 - a) * oof + a * lex_oof, target), -abs(a - 0.5)))
+        oof = (1 - fusion) * oof + fusion * lex_oof
     best_t, best_nll = 1.0, np.inf
     for t in np.geomspace(0.25, 4, 41):  # the temperature that minimises the out-of-fold log-loss
-        nll = -np.log(_softmax(oof / t)[np.arange(len(y)), target] + 1e-12).mean()
+        nll = -np.log(_softmax(oof / t)[np.arange(n), target] + 1e-12).mean()
         if nll < best_nll:
             best_t, best_nll = float(t), nll
     p = _softmax(oof / best_t)
@@ -184,26 +306,46 @@ def fit_head(x: np.ndarray, y: Sequence[str], also: Sequence[Sequence[str]], add
             acc = float((np.where(p.max(1) < floor, classes.index(NONE), top) == target).mean())
             if acc > best_acc + 1e-9:
                 best_floor, best_acc = float(floor), acc
-    additive_heads = {}
+    additive_heads, lexical_additive, fusion_additive = {}, {}, {}
     for a in additive:
-        ya = add_y[a]
+        ya = np.array([a in s for s in also])
         if ya.all() or not ya.any():
             continue
-        oof_a = np.zeros(len(y))
-        for tr, te in splits:
-            if ya[tr].any() and not ya[tr].all():
-                alin, _ = _fit_linear(x[tr], ya[tr], seed, c)
-                oof_a[te] = 1 / (1 + np.exp(-alin.logits(x[te])[:, 0]))
-        best_th, best_f1 = 0.5, -1.0
-        for th in np.linspace(0.1, 0.9, 33):
-            pred = oof_a >= th
-            f1 = 2 * int((pred & ya).sum()) / max(1, int(pred.sum()) + int(ya.sum()))
-            if f1 > best_f1:
-                best_th, best_f1 = float(th), f1
-        additive_heads[a] = (_fit_linear(x, ya, seed, c)[0], best_th)
+        def binary(tr, te, ya=ya):
+            lin = _fit_linear(x[tr], ya[tr], seed, c)[0]
+            return lin, [False, True], lin.logits(x[te])
+
+        dense_oof = _oof_logits(binary, n, [False, True], splits)
+        logp, beta = dense_oof, 0.0
+        if matrix is not None:
+            def binary_lexical(tr, te, ya=ya):
+                lin = _fit_sparse(matrix[tr], ya[tr], seed, lexical_c)[0]
+                return lin, [False, True], lin.logits(matrix[te].toarray())
+
+            lex_oof_a = _oof_logits(binary_lexical, n, [False, True], splits)
+            beta = max(FUSION_GRID, key=lambda b: (_best_f1(np.exp(((1 - b) * dense_oof + b * lex_oof_a)[:, 1]),
+                                                            ya)[1], -abs(b - 0.5)))
+            logp = (1 - beta) * dense_oof + beta * lex_oof_a
+            lexical_additive[a] = _fit_sparse(matrix, ya, seed, lexical_c)[0]
+            fusion_additive[a] = float(beta)
+        threshold, _ = _best_f1(np.exp(logp[:, 1]), ya)
+        additive_heads[a] = (_fit_linear(x, ya, seed, c)[0], threshold)
     lin, cls = _fit_linear(x, y, seed, c)
     assert list(cls) == classes
+    lexical = _fit_sparse(matrix, y, seed, lexical_c)[0] if matrix is not None else None
     return FittedHead(classes=classes, head=lin, temperature=best_t, none_floor=best_floor,
-                      additive=additive_heads,
+                      additive=additive_heads, vectorizer=vectorizer, lexical=lexical,
+                      lexical_additive=lexical_additive, fusion=float(fusion), fusion_additive=fusion_additive,
                       meta={"oof_top1": best_acc, "oof_nll": float(best_nll), "folds": k, "seed": seed, "C": c,
-                            "C_grid": {str(cv): acc for acc, _, cv in scored}, "examples_per_class": counts})
+                            "C_lexical": lexical_c, "C_grid": {str(cv): _accuracy(v, target) for cv, v in tried.items()},
+                            "examples_per_class": counts})
+
+
+def _best_f1(p: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    best_th, best_f1 = 0.5, -1.0
+    for th in np.linspace(0.1, 0.9, 33):
+        pred = p >= th
+        f1 = 2 * int((pred & truth).sum()) / max(1, int(pred.sum()) + int(truth.sum()))
+        if f1 > best_f1:
+            best_th, best_f1 = float(th), f1
+    return best_th, best_f1

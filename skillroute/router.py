@@ -141,6 +141,7 @@ class Router:
         self._encoder: Encoder | None = None
         self.head_: Any = None  # a FittedHead after fit() or load_fitted(); None routes zero-shot
         self.stale_skills_: list[str] = []  # skills whose description changed since the fit
+        self._feature_memo: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}  # refits reuse encodings
 
     @classmethod
     def from_path(cls, *dirs: str | os.PathLike[str], encoder: Encoder | None = None, model: str | None = None,
@@ -190,7 +191,8 @@ class Router:
         feature_skills = list(idx.names)
         x = self._features([e.prompt for e in examples], feature_skills)
         head = fit_head(x, [e.skill for e in examples], [e.also for e in examples],
-                        [s.name for s in self.catalog.additive], seed=seed, folds=folds, c=c)
+                        [s.name for s in self.catalog.additive], texts=[e.prompt for e in examples], seed=seed,
+                        folds=folds, c=c)
         enc = self._get_encoder()
         head.meta.update({
             "model_sha256": enc.name.split(":")[0], "encoder": enc.name, "feature_skills": feature_skills,
@@ -214,16 +216,17 @@ class Router:
     def _features(self, texts: Sequence[str], feature_skills: Sequence[str]) -> np.ndarray:
         """The head's input for each request: its view-weighted embedding and the zero-shot scores."""
         idx = self._build()
-        rows = []
-        plans = [read_request(t) for t in texts]
+        fs = tuple(feature_skills)
+        todo = [t for t in dict.fromkeys(texts) if (t, fs) not in self._feature_memo]
+        plans = [read_request(t) for t in todo]
         flat = [v for _, vs in plans for v in vs]
-        vecs = self._get_encoder().encode(flat)
+        vecs = self._get_encoder().encode(flat) if flat else None
         i = 0
-        for body, vs in plans:
+        for t, (body, vs) in zip(todo, plans, strict=True):
             qv = vecs[i:i + len(vs)]
             i += len(vs)
-            rows.append(self._feature_row(idx, qv, body, feature_skills)[0])
-        return np.stack(rows)
+            self._feature_memo[(t, fs)] = self._feature_row(idx, qv, body, fs)[0]
+        return np.stack([self._feature_memo[(t, fs)] for t in texts])
 
     def _feature_row(self, idx: _Index, qv: np.ndarray, prose: str,
                      feature_skills: Sequence[str]) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
@@ -391,7 +394,7 @@ class Router:
         return Decision(skill=skill, also=also, confidence=round(confidence, 4), ranked=ranked,
                         reasons=reasons, rule_hits=hits, skill_without_rules=without)
 
-    def _decide_fitted(self, idx: _Index, qv: np.ndarray, prose: str) -> Decision:
+    def _decide_fitted(self, idx: _Index, qv: np.ndarray, prose: str, raw: str) -> Decision:
         """The gated blend: the description router decides whether a fitted skill is meant; the head then
         ranks the fitted skills (and none); otherwise the description router's decision stands."""
         head = self.head_
@@ -405,7 +408,7 @@ class Router:
                             [f"gate: {top_zero} has no fitted examples (or its description changed); "
                              "routed by its description"] + zero.reasons, rule_hits=zero.rule_hits,
                             skill_without_rules=zero.skill_without_rules)
-        p = head.proba(x)
+        p = head.proba(x, raw)
         keep = np.array([c in known for c in head.classes])
         p = np.where(keep, p, 0.0)
         p = p / p.sum() if p.sum() > 0 else p
@@ -432,7 +435,7 @@ class Router:
         for k in idx.additive:
             name = idx.names[k]
             if name in head.additive and name not in self.stale_skills_:
-                on, prob = head.additive_on(name, x)
+                on, prob = head.additive_on(name, x, raw)
                 if on:
                     also.append(name)
                     reasons.append(f"{name} (additive): fitted head {prob:.2f}")
@@ -456,7 +459,7 @@ class Router:
         """Route several requests with one batched encode; equal to calling ``route`` on each."""
         if isinstance(texts, str):
             raise TypeError("route_many takes a list of texts; use route() for one")
-        plans: list[tuple[str | None, list[str], str]] = []
+        plans: list[tuple[str | None, list[str], str, str]] = []
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"a request must be a str, not {type(t).__name__}")
@@ -466,20 +469,21 @@ class Router:
             if inv and inv[0] in self.catalog:
                 rest = inv[1]
                 body, vs = read_request(rest) if rest else ("", [])
-                plans.append((inv[0], vs, body))
+                plans.append((inv[0], vs, body, rest))
             else:
                 body, vs = read_request(t)
-                plans.append((None, vs, body))
+                plans.append((None, vs, body, t))
         idx = self._build()
-        flat = [v for _, vs, _ in plans for v in vs]
+        flat = [v for _, vs, _, _ in plans for v in vs]
         vecs = self._get_encoder().encode(flat) if flat else np.zeros((0, 0), dtype=np.float32)
         out: list[Decision] = []
         i = 0
-        for invoked, vs, text in plans:
+        for invoked, vs, text, raw in plans:
             qv = vecs[i:i + len(vs)]
             i += len(vs)
             if invoked is None:
-                out.append(self._decide(idx, qv, text) if self.head_ is None else self._decide_fitted(idx, qv, text))
+                out.append(self._decide(idx, qv, text) if self.head_ is None else
+                           self._decide_fitted(idx, qv, text, raw))
             else:
                 out.append(self._explicit(idx, invoked, qv, text))
         return out

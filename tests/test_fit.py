@@ -56,13 +56,30 @@ def test_fit_is_deterministic_and_round_trips(catalog, encoder, small_train, fit
     again = Router(catalog, encoder).fit(small_train, seed=0)
     assert np.array_equal(again.head_.head.coef, fitted_small.head_.head.coef)
     fitted_small.head_.save(tmp_path / "art")
-    assert {p.name for p in (tmp_path / "art").iterdir()} == {"head.npz", "meta.json"}
+    assert {p.name for p in (tmp_path / "art").iterdir()} == {"head.npz", "meta.json", "vocabulary.json"}
     loaded = Router(catalog, encoder).load_fitted(tmp_path / "art")
     texts = [e.prompt for e in load_examples(EVAL, split="test")[:20]]
     a, b = fitted_small.route_many(texts), loaded.route_many(texts)
     assert [(d.skill, d.also) for d in a] == [(d.skill, d.also) for d in b]
     for x, y in zip(a, b, strict=True):
         assert x.confidence == pytest.approx(y.confidence, abs=1e-3)
+
+
+def test_numpy_tfidf_equals_scikit_learn():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from skillroute.fit import _fit_vectorizer
+
+    texts = [e.prompt for e in load_examples(EVAL, split="train")[:200]]
+    ours, matrix = _fit_vectorizer(texts)
+    ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts)
+    probe = texts[:20] + ["Ünïcode wörds and the /orders endpoint returns 500 500 500"]
+    want = ref.transform(probe).toarray()
+    got = np.zeros_like(want)
+    for i, (idx, val) in enumerate(ours.rows(probe)):
+        got[i, idx] = val
+    assert np.allclose(got, want, atol=1e-9)
+    del matrix
 
 
 def test_from_path_uses_the_shipped_artifact_unless_zero_shot():
