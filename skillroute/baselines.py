@@ -74,6 +74,7 @@ def setfit_style(train, test, encode, catalog, seed, steps: int = 150, batch: in
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = SentenceTransformer(str(resolve_model().path), device="cpu")
+    model.max_seq_length = 128  # training activations for 2 x 32 prompts of 256 tokens exceed 10 GB on CPU
     model.train()
     by_label: dict[str, list[str]] = {}
     for e in train:

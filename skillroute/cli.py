@@ -228,6 +228,53 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
         sys.exit(1)
 
 
+@main.command()
+@skills_option
+@backend_option
+@fitted_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--reload-interval", type=float, default=1.0, show_default=True,
+              help="Seconds between checks for changed SKILL.md files (0: never reload).")
+def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_interval) -> None:
+    """Serve routing over HTTP with the model kept warm: POST /route, /route/batch, /shortlist; GET /skills, /health."""
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise click.ClickException("the server needs uvicorn and starlette: pip install uvicorn starlette") from exc
+    from .server import create_app
+
+    dirs = list(skill_dirs) or default_skill_dirs()
+    fitted = _fitted_arg(fitted_dir, zero_shot)
+    app = create_app(dirs, lambda d: make_router(tuple(d), model, backend, fitted=fitted), reload_interval)
+    click.echo(f"skillroute serving {len(app.state.holder.router.catalog)} skills on http://{host}:{port}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Skill directory; default: the project's .claude/skills and ~/.claude/skills.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Say nothing below this confidence.")
+@click.option("--server", default=None, help="A running `skillroute serve` (default: $SKILLROUTE_SERVER or "
+                                             "http://127.0.0.1:8765; 'none' to always route in-process).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,
+              help="Log file (default: the cache folder's hook.log).")
+def hook(skill_dirs, threshold, server, log_path) -> None:
+    """Claude Code UserPromptSubmit hook: read the hook JSON on stdin, print context naming the skill.
+
+    Never fails the prompt: any error prints nothing, exits 0 and is logged."""
+    from .encoder import cache_dir
+    from .hook import run_hook
+    from .server import server_url
+
+    url = None if (server or "").lower() == "none" else (server or server_url())
+    out = run_hook(sys.stdin.read(), dirs=list(skill_dirs), threshold=threshold,
+                   log_path=Path(log_path) if log_path else cache_dir() / "hook.log", server=url)
+    if out:
+        click.echo(out)
+
+
 @main.command("fit")
 @skills_option
 @backend_option

@@ -1,0 +1,171 @@
+"""``skillroute serve``: keep the model warm and answer routing requests as JSON over HTTP (Starlette + uvicorn).
+
+POST /route {"prompt": …}, POST /route/batch {"prompts": […]}, POST /shortlist {"prompt": …, "k": 3},
+GET /skills, GET /health. Bound to loopback by default. The catalog is reloaded when a SKILL.md changes;
+the old router keeps answering until the new one is ready, so no request is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import SkillrouteError
+
+__all__ = ["create_app", "MAX_BODY_BYTES", "DEFAULT_PORT"]
+
+MAX_BODY_BYTES = 1_000_000
+DEFAULT_PORT = 8765
+
+
+class _RouterHolder:
+    """The current router, swapped atomically when the catalog's files change."""
+
+    def __init__(self, dirs: Sequence[str], build):
+        self.dirs = list(dirs)
+        self.build = build
+        self.router = build(self.dirs).warm()
+        self.stamp = self._stamp()
+        self._lock = threading.Lock()
+
+    def _stamp(self) -> tuple:
+        files = []
+        for d in self.dirs:
+            for f in sorted(Path(d).expanduser().glob("*/SKILL.md")):
+                try:
+                    st = f.stat()
+                    files.append((str(f), st.st_mtime_ns, st.st_size))
+                except OSError:
+                    continue
+        return tuple(files)
+
+    def maybe_reload(self) -> bool:
+        stamp = self._stamp()
+        if stamp == self.stamp:
+            return False
+        with self._lock:
+            if stamp == self.stamp:
+                return False
+            try:
+                fresh = self.build(self.dirs).warm()
+            except SkillrouteError:
+                self.stamp = stamp  # keep serving the last good catalog; /health reports the error
+                raise
+            self.router, self.stamp = fresh, stamp
+            return True
+
+
+def _error(status: int, message: str):
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
+    """The Starlette app serving the router built by ``build(dirs)``."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    holder = _RouterHolder(dirs, build)
+    state: dict[str, Any] = {"reload_error": None}
+
+    async def body(request: Request) -> Any:
+        size = int(request.headers.get("content-length") or 0)
+        if size > MAX_BODY_BYTES:
+            raise _HTTPError(413, f"request body over {MAX_BODY_BYTES} bytes")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise _HTTPError(413, f"request body over {MAX_BODY_BYTES} bytes")
+        try:
+            return json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _HTTPError(400, f"malformed JSON: {exc}") from None
+
+    def text_field(data: Any, name: str) -> str:
+        if not isinstance(data, dict) or not isinstance(data.get(name), str) or not data[name].strip():
+            raise _HTTPError(422, f"the body needs a non-empty string field '{name}'")
+        return data[name]
+
+    async def route(request: Request):
+        prompt = text_field(await body(request), "prompt")
+        d = await asyncio.to_thread(holder.router.route, prompt)
+        return JSONResponse(d.to_dict())
+
+    async def route_batch(request: Request):
+        data = await body(request)
+        prompts = data.get("prompts") if isinstance(data, dict) else None
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+            raise _HTTPError(422, "the body needs 'prompts': a non-empty list of non-empty strings")
+        ds = await asyncio.to_thread(holder.router.route_many, prompts)
+        return JSONResponse({"decisions": [d.to_dict() for d in ds]})
+
+    async def shortlist(request: Request):
+        data = await body(request)
+        prompt = text_field(data, "prompt")
+        k = data.get("k", 3)
+        if not isinstance(k, int) or k < 1:
+            raise _HTTPError(422, "'k' must be a positive integer")
+        top = await asyncio.to_thread(holder.router.shortlist, prompt, k)
+        return JSONResponse({"shortlist": [[n, s] for n, s in top]})
+
+    async def skills(request: Request):
+        r = holder.router
+        return JSONResponse({"skills": [{"name": s.name, "kind": s.kind, "disabled": s.disabled,
+                                         "description": s.description} for s in r.catalog],
+                             "fitted": r.head_ is not None})
+
+    async def health(request: Request):
+        r = holder.router
+        return JSONResponse({"status": "ok", "skills": len(r.catalog), "fitted": r.head_ is not None,
+                             "encoder": getattr(r.encoder, "name", None), "reload_error": state["reload_error"]})
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(reload_interval)
+            try:
+                await asyncio.to_thread(holder.maybe_reload)
+                state["reload_error"] = None
+            except SkillrouteError as exc:
+                state["reload_error"] = f"{type(exc).__name__}: {exc}"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(watch()) if reload_interval > 0 else None
+        yield
+        if task:
+            task.cancel()
+
+    async def http_error(request, exc: _HTTPError):
+        return _error(exc.status, exc.message)
+
+    async def server_error(request, exc: Exception):
+        return _error(500, f"{type(exc).__name__}: {exc}")
+
+    app = Starlette(routes=[Route("/route", route, methods=["POST"]), Route("/route/batch", route_batch, methods=["POST"]),
+                            Route("/shortlist", shortlist, methods=["POST"]), Route("/skills", skills),
+                            Route("/health", health)],
+                    exception_handlers={_HTTPError: http_error, Exception: server_error}, lifespan=lifespan)
+    app.state.holder = holder
+    return app
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def server_url() -> str:
+    """Where the hook looks for a running server: ``$SKILLROUTE_SERVER`` or loopback on the default port."""
+    return os.environ.get("SKILLROUTE_SERVER", f"http://127.0.0.1:{DEFAULT_PORT}")

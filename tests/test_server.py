@@ -1,0 +1,142 @@
+"""The HTTP server from a thread (a real uvicorn on loopback) and the Claude Code hook end to end."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from skillroute import Router
+from skillroute.server import create_app
+
+from .conftest import SKILLS
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, encoder):
+    import uvicorn
+
+    cat = tmp_path_factory.mktemp("srv") / "skills"
+    shutil.copytree(SKILLS, cat)
+    app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder), reload_interval=0.2)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", cat
+    srv.should_exit = True
+    thread.join(10)
+
+
+def call(url, path, body=None, raw=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url + path, data=data, method="POST" if data is not None else "GET",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_routes_and_endpoints(server):
+    url, _ = server
+    status, d = call(url, "/route", {"prompt": "review this PR and flag anything wrong before I merge"})
+    assert status == 200 and d["skill"] == "review"
+    status, b = call(url, "/route/batch", {"prompts": ["thanks!", "/fix the login page"]})
+    assert status == 200 and [x["skill"] for x in b["decisions"]] == [None, "fix"]
+    status, s = call(url, "/shortlist", {"prompt": "review my diff", "k": 2})
+    assert status == 200 and len(s["shortlist"]) == 2
+    assert call(url, "/skills")[1]["skills"] and call(url, "/health")[1]["status"] == "ok"
+
+
+def test_bad_requests_get_json_errors_and_the_server_keeps_serving(server):
+    url, _ = server
+    assert call(url, "/route", raw=b"{not json")[0] == 400
+    status, err = call(url, "/route", {"text": "no prompt field"})
+    assert status == 422 and "prompt" in err["error"]
+    assert call(url, "/route/batch", {"prompts": []})[0] == 422
+    assert call(url, "/shortlist", {"prompt": "x", "k": 0})[0] == 422
+    assert call(url, "/route", raw=b'{"prompt": "' + b"a" * 1_100_000 + b'"}')[0] == 413
+    assert call(url, "/route", {"prompt": "review this PR please"})[0] == 200
+
+
+def test_concurrent_clients_get_the_same_answers_as_one_client(server):
+    url, _ = server
+    prompts = ["review this PR and flag anything wrong", "why is the cache hit rate dropping?",
+               "write unit tests for the invoice totals", "thanks!"] * 4
+    expected = [call(url, "/route", {"prompt": p})[1]["skill"] for p in prompts]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda p: call(url, "/route", {"prompt": p})[1]["skill"], prompts))
+    assert got == expected
+
+
+def test_reloads_a_changed_catalog(server):
+    url, cat = server
+    before = call(url, "/skills")[1]["skills"]
+    new = cat / "deploy"
+    new.mkdir()
+    (new / "SKILL.md").write_text("---\nname: deploy\ndescription: Ship the app to production.\n---\nBody\n")
+    for _ in range(100):
+        names = [s["name"] for s in call(url, "/skills")[1]["skills"]]
+        if "deploy" in names:
+            break
+        time.sleep(0.1)
+    assert "deploy" in names and len(names) == len(before) + 1
+
+
+PAYLOAD = {"session_id": "abc123", "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp",
+           "hook_event_name": "UserPromptSubmit",
+           "prompt": "the /orders endpoint returns 500 since we added the discount column, traceback points at "
+                     "services/orders.py:88"}
+
+
+def run_hook_cli(args, payload, tmp_path):
+    log = tmp_path / "hook.log"
+    out = subprocess.run([sys.executable, "-m", "skillroute.cli", "hook", "--log", str(log), *args],
+                         input=payload if isinstance(payload, str) else json.dumps(payload),
+                         capture_output=True, text=True, timeout=120)
+    return out, log
+
+
+def test_hook_in_process_end_to_end(tmp_path):
+    out, log = run_hook_cli(["--skills", str(SKILLS), "--server", "none"], PAYLOAD, tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    ctx = data["hookSpecificOutput"]["additionalContext"]
+    assert data["hookSpecificOutput"]["hookEventName"] == "UserPromptSubmit"
+    assert "`fix`" in ctx and "backend-fastapi-python" in ctx
+    assert "ok in-process fix" in log.read_text()
+
+
+def test_hook_through_the_server(server, tmp_path):
+    url, _ = server
+    out, log = run_hook_cli(["--server", url], PAYLOAD, tmp_path)
+    assert out.returncode == 0 and "`fix`" in out.stdout
+    assert "ok server fix" in log.read_text()
+
+
+def test_hook_is_silent_below_the_threshold_and_never_fails(tmp_path):
+    out, _ = run_hook_cli(["--skills", str(SKILLS), "--server", "none"], {**PAYLOAD, "prompt": "thanks!"}, tmp_path)
+    assert out.returncode == 0 and out.stdout == ""
+    out, log = run_hook_cli(["--skills", str(SKILLS), "--server", "none"], "{broken json", tmp_path)
+    assert out.returncode == 0 and out.stdout == "" and "error JSONDecodeError" in log.read_text()
+    out, log = run_hook_cli(["--skills", str(tmp_path / "missing"), "--server", "none"], PAYLOAD, tmp_path)
+    assert out.returncode == 0 and out.stdout == "" and "CatalogError" in log.read_text()
