@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 from collections import Counter
+from itertools import pairwise
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class _Vectorizer:
         out = []
         for text in texts:
             toks = _TOKEN.findall(text.lower())
-            grams = Counter(g for g in toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])] if g in self.vocab)
+            grams = Counter(g for g in toks + [f"{a} {b}" for a, b in pairwise(toks)] if g in self.vocab)
             idx = np.array([self.vocab[g] for g in grams], dtype=np.int64)
             val = (1 + np.log(np.array(list(grams.values()), dtype=np.float64))) * self.idf[idx]
             norm = np.linalg.norm(val)
