@@ -118,6 +118,56 @@ def section_warm(rows: list, texts: list[str]) -> None:
     del np
 
 
+def section_hook(rows: list, texts: list[str]) -> None:
+    """The hook's HTTP round trip to a warm server under 8 concurrent clients, vs the router's own time."""
+    import socket
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skillroute import Router
+    from skillroute.hook import _via_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([CLI, "serve", "--skills", str(SKILLS), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        sample = texts[:96]
+        for t in sample[:8]:
+            _via_server(url, t)
+
+        def timed(t):
+            t0 = time.perf_counter()
+            assert _via_server(url, t) is not None
+            return (time.perf_counter() - t0) * 1000
+
+        with ThreadPoolExecutor(8) as pool:
+            lat = sorted(pool.map(timed, sample))
+        p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+        own = median_ms(Router.from_path(SKILLS).warm().route, sample)
+        payload = json.dumps({"prompt": sample[0], "hook_event_name": "UserPromptSubmit", "cwd": str(ROOT)})
+        t_proc = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run([CLI, "hook", "--server", url], input=payload, text=True, capture_output=True, check=True)
+            t_proc.append(time.perf_counter() - t0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    rows += [("hook", "router's own route time, in-process (ms, median)", own, 1.0, "baseline"),
+             ("hook", "hook → warm server round trip, 8 clients, p50 (ms)", p50, p50 / own, "p50 ≤ 25 ms"),
+             ("hook", "hook → warm server round trip, 8 clients, p99 (ms)", p99, p99 / own, ""),
+             ("hook", "whole `skillroute hook` process with a server (s, median)", statistics.median(t_proc), None, "")]
+
+
 def synthetic_catalog(root: Path, n: int) -> None:
     verbs = ["deploy", "audit", "migrate", "render", "profile", "translate", "archive", "summarise", "validate",
              "schedule", "index", "compress", "sync", "monitor", "rotate", "import", "export", "lint", "bundle"]
@@ -184,7 +234,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=200, help="eval prompts used for latency figures")
     ap.add_argument("--sizes", default="13,1000,10000", help="catalog sizes for the scaling section")
     ap.add_argument("--skip-eval", action="store_true", help="skip the backend accuracy comparison")
-    ap.add_argument("--only", choices=["cold", "warm", "scale", "eval"], help="run one section")
+    ap.add_argument("--only", choices=["cold", "warm", "hook", "scale", "eval"], help="run one section")
     ap.add_argument("--json", help="also write the rows as JSON")
     args = ap.parse_args()
     texts = prompts(args.prompts)
@@ -194,6 +244,8 @@ def main() -> None:
         section_cold(rows)
     if run("warm"):
         section_warm(rows, texts)
+    if run("hook"):
+        section_hook(rows, texts)
     if run("scale"):
         section_scaling(rows, texts, [int(x) for x in args.sizes.split(",")])
     if run("eval") and not args.skip_eval:

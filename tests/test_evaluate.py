@@ -1,6 +1,8 @@
 """The eval suite: metrics as pure functions, the data loader's errors, and a small end-to-end smoke run."""
 
 import json
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -113,3 +115,24 @@ def test_eval_cli_gate_and_outputs(tmp_path):
     r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(data), "--split", "all",
                                   "--min-accuracy", "1.0", "--quiet"])
     assert r.exit_code == 1 and "under --min-accuracy" in r.output
+
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (.ci/run installs it)")
+def test_html_report_renders_in_headless_chromium(router, tmp_path):
+    from skillroute.report import render_html
+
+    ex = load_examples(EVAL, split="test")[:30]
+    page = tmp_path / "report.html"
+    page.write_text(render_html(RoutingEvaluator(ex, latency_sample=2)(router), title="render check"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=90)
+    assert "Confusion matrix" in dom.stdout and "Misroutes" in dom.stdout and dom.stdout.count("<tr>") > 20
+    shot = tmp_path / "report.png"
+    subprocess.run([CHROMIUM, *flags, "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=90)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
