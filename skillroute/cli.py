@@ -229,6 +229,75 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
 
 
 @main.command()
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@skills_option
+@backend_option
+@fitted_option
+def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) -> None:
+    """For every skill: its score, best-matching trigger, the rules that fired, and why the winner won."""
+    from .authoring import explain as explain_fn
+
+    if not text.strip():
+        raise click.BadParameter("the request is empty", param_hint="TEXT")
+    router = make_router(skill_dirs, model, backend, fitted=_fitted_arg(fitted_dir, zero_shot))
+    ex = explain_fn(router, text)
+    if as_json:
+        click.echo(json.dumps(ex, ensure_ascii=False, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(width=140)
+    d = ex["decision"]
+    con.print(f"decision ({ex['mode']}): [bold]{d['skill'] or '(none)'}[/bold]  also: {', '.join(d['also']) or '-'}  "
+              f"confidence {d['confidence']:.2f}")
+    for r in d["reasons"]:
+        con.print(f"  - {r}", highlight=False)
+    t = Table(title=f"zero-shot scores (floor {ex['thresholds']['floor']}, additive threshold "
+                    f"{ex['thresholds']['additive_threshold']}, rule margin {ex['thresholds']['rule_margin']})")
+    for c in ("skill", "score", "triggers", "lexical", "best trigger facet", "rule that fired", "fitted p"):
+        t.add_column(c, overflow="fold")
+    for r in ex["skills"]:
+        rule = "" if r["rule"] is None else (f"'{r['rule']['text']}' {r['rule']['similarity']:.2f} > "
+                                             f"{r['rule']['trigger_similarity']:.2f}" +
+                                             (f" → {r['rule']['redirect']}" if r["rule"]["redirect"] else ""))
+        if r["boosted_by_rules_of"]:
+            rule += f" (pushed up by {', '.join(r['boosted_by_rules_of'])})"
+        t.add_row(r["skill"] + (" [additive]" if r["kind"] == "additive" else ""), f"{r['score']:.3f}",
+                  f"{r['trigger_score'] - r['lexical']:.3f}", f"{r['lexical']:.3f}", r["best_facet"] or "", rule,
+                  "" if r["fitted_probability"] is None else f"{r['fitted_probability']:.2f}")
+    con.print(t)
+    if ex["zero_shot_margin"] is not None:
+        con.print(f"zero-shot winner {ex['zero_shot_winner']} leads by {ex['zero_shot_margin']:.3f} "
+                  f"(margin needed {ex['thresholds']['margin']})")
+
+
+@main.command()
+@skills_option
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (default: on errors only).")
+@click.option("--budget", type=click.IntRange(100), default=8000, show_default=True,
+              help="Characters the host gives the whole skill listing (~1%% of the context window).")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@backend_option
+def lint(skill_dirs, strict, budget, as_json, model, backend) -> None:
+    """Check descriptions: Agent Skills format, hosts' characters and budget, overlapping triggers, redirects."""
+    from .authoring import lint as lint_fn
+    from .encoder import load_encoder
+
+    findings, _ = lint_fn(list(skill_dirs) or default_skill_dirs(), load_encoder(model, backend), budget=budget)
+    if as_json:
+        click.echo(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=1))
+    else:
+        for f in findings:
+            click.echo(f"{f.severity:7} {f.path}: {f.message}\n        → {f.suggestion}")
+        counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+        click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes")
+    if any(f.severity == "error" for f in findings) or (strict and any(f.severity == "warning" for f in findings)):
+        sys.exit(1)
+
+
+@main.command()
 @skills_option
 @backend_option
 @fitted_option

@@ -1,0 +1,158 @@
+"""Instruments for skill authors: explain one routing decision, and lint a catalog's descriptions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .catalog import MAX_DESCRIPTION, Catalog, load_catalog
+from .query import read_request
+
+__all__ = ["explain", "Finding", "lint", "DEFAULT_LISTING_BUDGET", "PER_DESCRIPTION_LIMIT"]
+
+PER_DESCRIPTION_LIMIT = 1536  # Claude Code shows each description up to about this many characters
+DEFAULT_LISTING_BUDGET = 8000  # about 1% of a 200k-token context window, at 4 characters a token
+
+
+def explain(router, text: str) -> dict[str, Any]:
+    """Every skill's score for ``text``: its best trigger facet, the rule that fired and its effect, the
+    threshold, and why the winner won (its margin over the runner-up); the fitted head's view too."""
+    idx = router._build()
+    body, vs = read_request(text)
+    qv = router._get_encoder().encode(vs)
+    sc = router._score(idx, qv, body)
+    lexical = idx.lexical.score(body)
+    decision = router.route(text)
+    hits = {h.skill: h for h in sc["hits"]}
+    boosts: dict[str, list[str]] = {}
+    for h in sc["hits"]:
+        if h.redirect:
+            boosts.setdefault(h.redirect, []).append(h.skill)
+    fitted = dict(decision.ranked) if router.head_ is not None else {}
+    skills = []
+    for k, name in enumerate(idx.names):
+        s = router.catalog[name]
+        h = hits.get(name)
+        skills.append({
+            "skill": name, "kind": s.kind, "disabled": s.disabled,
+            "score": float(sc["scores"][k]), "trigger_score": float(sc["trigger"][k]),
+            "lexical": float(lexical[k]) * router.lexical_weight,
+            "best_facet": idx.facet_text[sc["best_facet"][k]] if len(idx.facet_text) else None,
+            "rule": None if h is None else {"text": h.rule, "similarity": h.similarity,
+                                            "trigger_similarity": h.trigger_similarity, "redirect": h.redirect},
+            "boosted_by_rules_of": boosts.get(name, []),
+            "fitted_probability": fitted.get(name) if router.head_ is not None else None,
+        })
+    skills.sort(key=lambda r: -r["score"])
+    ex = [r for r in skills if r["kind"] == "exclusive" and not r["disabled"]]
+    margin = ex[0]["score"] - ex[1]["score"] if len(ex) > 1 else None
+    return {"prompt": text, "views": vs, "decision": decision.to_dict(), "mode": "fitted" if router.head_ else
+            "zero-shot", "thresholds": {"floor": router.floor, "margin": router.margin,
+                                        "additive_threshold": router.additive_threshold,
+                                        "rule_margin": router.rule_margin},
+            "zero_shot_winner": ex[0]["skill"] if ex else None, "zero_shot_margin": margin, "skills": skills}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint finding: severity (error, warning, info), the file, what is wrong and what to do."""
+
+    severity: str
+    path: str
+    message: str
+    suggestion: str
+    code: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: float = 0.92,
+         budget: int = DEFAULT_LISTING_BUDGET) -> tuple[list[Finding], Catalog]:
+    """Format rules (Agent Skills) and routing findings for the catalog in ``dirs``."""
+    catalog = load_catalog(*dirs, lenient=True)
+    out: list[Finding] = []
+    for err in catalog.errors:
+        out.append(Finding("error", str(err.path), err.reason + (f" (line {err.line})" if err.line else ""),
+                           "fix the frontmatter so the skill loads", "format"))
+    names = set(catalog.names)
+    for s in catalog:
+        p = str(s.path)
+        if re.search(r"[<>]", s.description):
+            arrow = "->" in s.description
+            out.append(Finding("error", p, "the description contains '<' or '>', which skill-creator's validator "
+                               "rejects", "write a redirect as '→' (not '->') and drop angle brackets" if arrow
+                               else "remove the angle brackets", "chars"))
+        for r in s.rules:
+            if r.redirect and r.redirect not in names:
+                out.append(Finding("error", p, f"rule '{r.text}' redirects to '{r.redirect}', not in the catalog",
+                                   "point the redirect at an existing skill or add that skill", "redirect"))
+        if len(s.description) > 0.8 * MAX_DESCRIPTION or len(s.triggers) > 30:
+            out.append(Finding("info", p, f"long description ({len(s.description)} characters, "
+                               f"{len(s.triggers)} facets): facets dilute each other",
+                               "keep the distinguishing triggers; move detail to the SKILL.md body", "length"))
+        if not s.rules and s.kind == "exclusive":
+            out.append(Finding("info", p, "no 'Do NOT use for … (→ other-skill)' rule",
+                               "name the neighbouring requests this skill must leave to another skill", "no-rules"))
+    if encoder is not None and len(catalog):
+        out += _overlaps(catalog, encoder, overlap, duplicate)
+    out += _budget(catalog, budget)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda f: (order[f.severity], f.path, f.code)), catalog
+
+
+def _overlaps(catalog: Catalog, encoder, overlap: float, duplicate: float) -> list[Finding]:
+    from .cache import EmbeddingCache
+
+    facets = [(s, t) for s in catalog for t in s.triggers if len(t.split()) >= 2]
+    if not facets:
+        return []
+    vec = EmbeddingCache(encoder).embed([t for _, t in facets])
+    sims = vec @ vec.T
+    out: list[Finding] = []
+    seen_pairs: set[tuple[str, str]] = set()
+    for i in range(len(facets)):
+        for j in np.flatnonzero(sims[i, i + 1:] >= min(overlap, duplicate)) + i + 1:
+            (a, ta), (b, tb) = facets[i], facets[j]
+            sim = float(sims[i, j])
+            if a.name == b.name:
+                if sim >= duplicate and not (ta.startswith(tb) or tb.startswith(ta)):  # a sentence and its list
+                    out.append(Finding("info", str(a.path), f"near-duplicate facets ({sim:.2f}): \"{ta}\" / \"{tb}\"",
+                                       "keep one of them", "duplicate-facet"))
+                continue
+            if sim < overlap or (a.name, b.name) in seen_pairs:
+                continue
+            seen_pairs.add((a.name, b.name))
+            distinguished = any(r.redirect == b.name for r in a.rules) or any(r.redirect == a.name for r in b.rules)
+            out.append(Finding(
+                "info" if distinguished else "warning", str(a.path),
+                f"triggers overlap with {b.name} ({sim:.2f}): \"{ta}\" / \"{tb}\"" +
+                ("" if distinguished else "; no rule tells the two apart"),
+                "a rule separates them already" if distinguished else
+                f"add 'Do NOT use for … (→ {b.name})' here, or the reverse in {b.name}", "overlap"))
+    return out
+
+
+def _budget(catalog: Catalog, budget: int) -> list[Finding]:
+    out = []
+    total = 0
+    cut = []
+    for s in catalog:
+        shown = s.description[:PER_DESCRIPTION_LIMIT]
+        if len(s.description) > PER_DESCRIPTION_LIMIT:
+            out.append(Finding("warning", str(s.path), f"the host shows only the first {PER_DESCRIPTION_LIMIT} "
+                               "characters of a description", "shorten it", "budget"))
+        total += len(s.name) + 2 + len(shown) + 1
+        if total > budget:
+            cut.append(s.name)
+    if cut:
+        first = catalog[cut[0]]
+        out.append(Finding("warning", str(Path(first.path).parent.parent),
+                           f"the listing is {total} characters, over the {budget}-character budget; without usage "
+                           f"data, these would be cut to bare names (from the end of the listing): {', '.join(cut)}",
+                           "shorten descriptions or raise --budget to your host's context size", "budget"))
+    return out

@@ -1,0 +1,69 @@
+"""explain and lint, for skill authors."""
+
+import json
+
+from click.testing import CliRunner
+
+from skillroute import Router
+from skillroute.authoring import explain, lint
+from skillroute.cli import main
+
+from .conftest import SKILLS, write_skill
+
+
+def test_explain_gives_every_skill_its_facet_rule_and_margin(catalog, encoder):
+    r = Router(catalog, encoder)
+    ex = explain(r, "review this PR and flag anything wrong before I merge")
+    assert {s["skill"] for s in ex["skills"]} == set(catalog.names)
+    top = ex["skills"][0]
+    assert top["skill"] == ex["zero_shot_winner"] == ex["decision"]["skill"] == "review"
+    assert top["best_facet"] in catalog["review"].triggers
+    assert ex["zero_shot_margin"] > 0
+    scores = [s["score"] for s in ex["skills"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_explain_shows_a_fired_rule_and_its_redirect(tmp_path, encoder):
+    write_skill(tmp_path, "helper", "Help with database work: schema design, queries, indexes and performance. "
+                "Do NOT use for writing schema migration scripts (→ migrator).")
+    write_skill(tmp_path, "migrator", "Handle data pipeline and ETL jobs.")
+    ex = explain(Router.from_path(tmp_path, encoder=encoder), "write a migration script for the new schema")
+    by = {s["skill"]: s for s in ex["skills"]}
+    assert by["helper"]["rule"]["redirect"] == "migrator"
+    assert by["migrator"]["boosted_by_rules_of"] == ["helper"]
+
+
+def test_explain_cli():
+    r = CliRunner().invoke(main, ["explain", "--skills", str(SKILLS), "--json", "why does useEffect run twice?"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["mode"] == "fitted"
+    r = CliRunner().invoke(main, ["explain", "--skills", str(SKILLS), "--zero-shot", "why does useEffect run twice?"])
+    assert "zero-shot scores" in r.output and "leads by" in r.output
+
+
+def test_lint_shipped_catalog_has_no_errors(encoder):
+    findings, _ = lint([str(SKILLS)], encoder)
+    assert not [f for f in findings if f.severity == "error"]
+
+
+def test_lint_finds_format_chars_redirects_overlap_and_budget(tmp_path, encoder):
+    write_skill(tmp_path, "alpha", "Use when the user wants to fix broken login forms and repair authentication bugs. "
+                "Do NOT use for billing -> beta.")
+    write_skill(tmp_path, "gamma", "Use when the user wants to repair broken login forms and fix authentication bugs.")
+    write_skill(tmp_path, "delta", "Use for delta work. Do NOT use for epsilon work (→ epsilon).")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "SKILL.md").write_text("---\nname: Bad Name\ndescription: x\n---\n")
+    findings, _ = lint([str(tmp_path)], encoder, budget=150)
+    codes = {(f.code, f.severity) for f in findings}
+    assert ("format", "error") in codes and ("chars", "error") in codes and ("redirect", "error") in codes
+    assert ("overlap", "warning") in codes and ("budget", "warning") in codes
+    overlap = next(f for f in findings if f.code == "overlap")
+    assert "login forms" in overlap.message and "no rule tells the two apart" in overlap.message
+    r = CliRunner().invoke(main, ["lint", "--skills", str(tmp_path)])
+    assert r.exit_code == 1 and "errors" in r.output
+
+
+def test_lint_strict_fails_on_warnings(tmp_path):
+    write_skill(tmp_path, "alpha", "Use for alpha work. " + "Longer text here. " * 10)
+    assert CliRunner().invoke(main, ["lint", "--skills", str(tmp_path), "--budget", "100"]).exit_code == 0
+    assert CliRunner().invoke(main, ["lint", "--skills", str(tmp_path), "--budget", "100", "--strict"]).exit_code == 1
