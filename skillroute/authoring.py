@@ -156,3 +156,50 @@ def _budget(catalog: Catalog, budget: int) -> list[Finding]:
                            f"data, these would be cut to bare names (from the end of the listing): {', '.join(cut)}",
                            "shorten descriptions or raise --budget to your host's context size", "budget"))
     return out
+
+
+def checkout_catalog(spec: str, workdir: Path) -> Path:
+    """A catalog folder from ``spec``: a directory, or ``REV:path`` read from git (``HEAD~1:skills``)."""
+    import subprocess
+    import tarfile
+
+    p = Path(spec).expanduser()
+    if p.is_dir() or ":" not in spec:
+        return p
+    rev, path = spec.split(":", 1)
+    target = workdir / re.sub(r"[^A-Za-z0-9._-]", "_", rev)
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["git", "archive", "--format=tar", rev, path or "."], capture_output=True)
+    if proc.returncode != 0:
+        from .errors import CatalogError
+
+        raise CatalogError(f"cannot read '{path}' at git revision '{rev}': {proc.stderr.decode().strip()}")
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target / path
+
+
+def compare(router_a, router_b, examples) -> dict[str, Any]:
+    """Route the same labelled prompts with two routers: metric deltas, and every prompt whose route changed."""
+    from .evaluate import RoutingEvaluator
+
+    res = {}
+    for key, r in (("a", router_a), ("b", router_b)):
+        res[key] = RoutingEvaluator(examples, latency_sample=0)(r)
+    per = {}
+    for lab in res["a"]["labels"]:
+        fa = res["a"]["per_skill"][lab]["f1"]
+        fb = res["b"]["per_skill"].get(lab, {"f1": 0.0})["f1"]
+        per[lab] = {"f1_a": fa, "f1_b": fb, "delta": fb - fa}
+    fixed, broken, moved = [], [], []
+    for e, da, db in zip(examples, res["a"]["decisions"], res["b"]["decisions"], strict=True):
+        if da["predicted"] == db["predicted"]:
+            continue
+        row = {"line": e.line, "prompt": e.prompt, "expected": e.skill, "a": da["predicted"], "b": db["predicted"]}
+        (fixed if db["correct"] and not da["correct"] else broken if da["correct"] and not db["correct"]
+         else moved).append(row)
+    keys = ("top1", "top1_weighted", "recall_at_3", "macro_f1")
+    return {"overall": {k: {"a": res["a"][k], "b": res["b"][k], "delta": res["b"][k] - res["a"][k]} for k in keys},
+            "per_skill": per, "fixed": fixed, "broken": broken, "changed_wrong_to_wrong": moved}

@@ -298,6 +298,54 @@ def lint(skill_dirs, strict, budget, as_json, model, backend) -> None:
 
 
 @main.command()
+@click.argument("catalog_a")
+@click.argument("catalog_b")
+@click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True)
+@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True)
+@click.option("--fitted", "use_fitted", is_flag=True, help="Use each catalog's fitted head (default: zero-shot, "
+              "so the descriptions' edits are what is compared).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the comparison as JSON.")
+@backend_option
+def compare(catalog_a, catalog_b, data, split, use_fitted, json_path, model, backend) -> None:
+    """Compare two catalogs (a folder, or REV:path from git, e.g. HEAD:skills) on the same labelled prompts."""
+    import tempfile
+
+    from .authoring import checkout_catalog
+    from .authoring import compare as compare_fn
+    from .dataset import load_examples
+    from .encoder import load_encoder
+
+    encoder = load_encoder(model, backend)
+    with tempfile.TemporaryDirectory() as tmp:
+        routers = []
+        for spec in (catalog_a, catalog_b):
+            folder = checkout_catalog(spec, Path(tmp))
+            from .router import Router
+
+            routers.append(Router.from_path(folder, encoder=encoder, fitted="auto" if use_fitted else None))
+        cat = routers[1].catalog
+        examples = load_examples(data, split=split, exclusive=[s.name for s in cat.exclusive] +
+                                 [s.name for s in routers[0].catalog.exclusive],
+                                 additive=[s.name for s in cat.additive] + [s.name for s in routers[0].catalog.additive])
+        result = compare_fn(routers[0], routers[1], examples)
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    o = result["overall"]
+    click.echo(f"A = {catalog_a}   B = {catalog_b}   ({len(examples)} prompts, split {split})")
+    for k, v in o.items():
+        click.echo(f"  {k:14} A {v['a']:.3f}  B {v['b']:.3f}  Δ {v['delta']:+.3f}")
+    click.echo("  per skill F1 Δ: " + ", ".join(f"{n} {v['delta']:+.2f}" for n, v in result["per_skill"].items()
+                                                if abs(v["delta"]) >= 0.005) or "  per skill: no change")
+    for title, rows in (("fixed", result["fixed"]), ("broken", result["broken"])):
+        click.echo(f"{title} ({len(rows)}):")
+        for r in rows:
+            click.echo(f"  line {r['line']}: {r['a'] or 'none'} → {r['b'] or 'none'} (expected {r['expected']}): "
+                       f"{' '.join(r['prompt'].split())[:100]}")
+    if result["changed_wrong_to_wrong"]:
+        click.echo(f"changed but wrong both times: {len(result['changed_wrong_to_wrong'])}")
+
+
+@main.command()
 @skills_option
 @backend_option
 @fitted_option

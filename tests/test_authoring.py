@@ -67,3 +67,29 @@ def test_lint_strict_fails_on_warnings(tmp_path):
     write_skill(tmp_path, "alpha", "Use for alpha work. " + "Longer text here. " * 10)
     assert CliRunner().invoke(main, ["lint", "--skills", str(tmp_path), "--budget", "100"]).exit_code == 0
     assert CliRunner().invoke(main, ["lint", "--skills", str(tmp_path), "--budget", "100", "--strict"]).exit_code == 1
+
+
+def test_compare_a_catalog_with_its_git_revision_and_an_edit(tmp_path, monkeypatch):
+    import shutil
+
+    from .conftest import EVAL, ROOT
+
+    monkeypatch.chdir(ROOT)
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(EVAL.read_text().splitlines()[:40]) + "\n")
+    r = CliRunner().invoke(main, ["compare", "HEAD:skills", str(SKILLS), "--data", str(data), "--split", "all",
+                                  "--json", str(tmp_path / "same.json")])
+    assert r.exit_code == 0, r.output
+    same = json.loads((tmp_path / "same.json").read_text())
+    assert same["fixed"] == [] and same["broken"] == [] and same["overall"]["top1"]["delta"] == 0
+    edited = tmp_path / "skills"
+    shutil.copytree(SKILLS, edited)
+    write_skill(edited.parent, "review", "Use for every request about code: fix bugs, build features, explain "
+                "code, plan changes, write tests, debug failures, look up docs.", folder="skills/review")
+    r = CliRunner().invoke(main, ["compare", str(SKILLS), str(edited), "--data", str(data), "--split", "all",
+                                  "--json", str(tmp_path / "diff.json")])
+    assert r.exit_code == 0, r.output
+    diff = json.loads((tmp_path / "diff.json").read_text())
+    changed = diff["fixed"] + diff["broken"] + diff["changed_wrong_to_wrong"]
+    assert changed and all(c["a"] != c["b"] for c in changed)
+    assert any(v["delta"] != 0 for v in diff["per_skill"].values())
