@@ -195,9 +195,10 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
 @click.option("--leave-skills-out", "lso_groups", type=click.IntRange(2, 12),
               help="Also: hold G groups of skills out of fitting; their test prompts fitted vs zero-shot.")
 @click.option("--baselines", is_flag=True, help="Also: train and score the baseline routers on the same split.")
+@click.option("--no-setfit", is_flag=True, help="Skip the SetFit-style baseline (a fine-tune: slow on a CPU).")
 @fitted_option
 def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, report_path, min_accuracy,
-             no_rules, lenient, quiet, cv_folds, lso_groups, baselines, fitted_dir, zero_shot) -> None:
+             no_rules, lenient, quiet, cv_folds, lso_groups, baselines, no_setfit, fitted_dir, zero_shot) -> None:
     """Route the labelled prompts of --data and report how well the catalog routes."""
     from .dataset import load_examples
     from .evaluate import RoutingEvaluator, write_errors
@@ -214,7 +215,7 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
     result["skipped_lines"] = [str(e) for e in skipped]
     _print_summary(result, quiet)
     if cv_folds or lso_groups or baselines:
-        _studies(router, data, cat, result, cv_folds, lso_groups, baselines)
+        _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit)
     if json_path:
         Path(json_path).write_text(json.dumps(result, ensure_ascii=False, indent=1))
     if errors_path:
@@ -427,7 +428,7 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed) -> None:
                f"none floor {router.head_.none_floor:.2f}")
 
 
-def _studies(router, data, cat, result, cv_folds, lso_groups, baselines) -> None:
+def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit=False) -> None:
     """The refit studies; each reads the train split for fitting and never fits on the test split."""
     from rich.console import Console
     from rich.table import Table
@@ -457,9 +458,10 @@ def _studies(router, data, cat, result, cv_folds, lso_groups, baselines) -> None
                   f"{lso['zero_shot_top1']:.3f}")
         con.print(t)
     if baselines:
-        from .baselines import run_baselines
+        from .baselines import BASELINES, run_baselines
 
-        res = result["baselines"] = run_baselines(train, test, router.encoder, cat)
+        names = [n for n in BASELINES if not (no_setfit and n.startswith("SetFit"))]
+        res = result["baselines"] = run_baselines(train, test, router.encoder, cat, names=names)
         t = Table(title="baselines (fitted on the train split, scored on the test split)")
         for c in ("router", "top-1", "recall@3", "macro-F1"):
             t.add_column(c)

@@ -136,3 +136,14 @@ def test_html_report_renders_in_headless_chromium(router, tmp_path):
     subprocess.run([CHROMIUM, *flags, "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, timeout=90)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_baselines_run_end_to_end_on_a_small_split(encoder, catalog):
+    from skillroute.baselines import BASELINES, run_baselines
+
+    train = [e for e in load_examples(EVAL, split="train")][:120]
+    test = load_examples(EVAL, split="test")[:20]
+    res = run_baselines(train, test, encoder, catalog, steps=2, batch=4)  # the SetFit-style one: 2 steps
+    assert set(res) == set(BASELINES)
+    for r in res.values():
+        assert 0 <= r["top1"] <= 1 and 0 <= r["recall_at_3"] <= 1
