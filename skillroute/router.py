@@ -357,8 +357,8 @@ class Router:
         runner = idx.names[order[1]] if len(order) > 1 else "nothing"
         return int(order[0]), f"leads {runner} by {gap:.3f}"
 
-    def _decide(self, idx: _Index, qv: np.ndarray, prose: str) -> Decision:
-        sc = self._score(idx, qv, prose)
+    def _decide(self, idx: _Index, qv: np.ndarray, prose: str, sc: dict[str, Any] | None = None) -> Decision:
+        sc = sc if sc is not None else self._score(idx, qv, prose)
         scores, trig, hits = sc["scores"], sc["trigger"], sc["hits"]
         anchor_sims = self._combine(qv @ idx.anchors.T) if len(idx.anchors) else np.zeros(0)
         ex = idx.exclusive
@@ -399,7 +399,7 @@ class Router:
         ranks the fitted skills (and none); otherwise the description router's decision stands."""
         head = self.head_
         x, sc, anchor_sims = self._feature_row(idx, qv, prose, head.meta["feature_skills"])
-        zero = self._decide(idx, qv, prose)
+        zero = self._decide(idx, qv, prose, sc=sc)  # the same scores, not computed twice
         routable = {idx.names[k] for k in idx.exclusive}
         known = [c for c in head.classes if c == "none" or (c in routable and c not in self.stale_skills_)]
         top_zero = zero.ranked[0][0] if zero.ranked else None

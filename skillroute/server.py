@@ -96,9 +96,32 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
             raise _HTTPError(422, f"the body needs a non-empty string field '{name}'")
         return data[name]
 
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def batcher() -> None:
+        """Concurrent /route requests share one batched encode instead of queueing one by one."""
+        while True:
+            items = [await queue.get()]
+            while len(items) < 32:
+                try:
+                    items.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                decisions = await asyncio.to_thread(holder.router.route_many, [p for p, _ in items])
+                for (_, fut), d in zip(items, decisions, strict=True):
+                    if not fut.done():
+                        fut.set_result(d)
+            except Exception as exc:  # every waiting request gets the error, the batcher lives on
+                for _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(exc)
+
     async def route(request: Request):
         prompt = text_field(await body(request), "prompt")
-        d = await asyncio.to_thread(holder.router.route, prompt)
+        fut = asyncio.get_running_loop().create_future()
+        await queue.put((prompt, fut))
+        d = await fut
         return JSONResponse(d.to_dict())
 
     async def route_batch(request: Request):
@@ -140,9 +163,11 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        task = asyncio.create_task(watch()) if reload_interval > 0 else None
+        tasks = [asyncio.create_task(batcher())]
+        if reload_interval > 0:
+            tasks.append(asyncio.create_task(watch()))
         yield
-        if task:
+        for task in tasks:
             task.cancel()
 
     async def http_error(request, exc: _HTTPError):
