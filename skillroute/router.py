@@ -305,7 +305,7 @@ class Router:
         raw = (qv @ idx.facets.T)[:, grid] if len(idx.facet_text) else np.zeros((len(qv),) + grid.shape)
         fs = np.where(empty, -np.inf, raw)  # views x skills x slots
         k = min(self.top_k, grid.shape[1])
-        top = np.sort(fs, axis=2)[:, :, -k:]
+        top = fs if k == grid.shape[1] else np.partition(fs, grid.shape[1] - k, axis=2)[:, :, -k:]
         valid = np.isfinite(top)
         top_mean = np.where(valid, top, 0).sum(2) / np.maximum(valid.sum(2), 1)
         top_mean[:, valid.sum(2)[0] == 0] = -1.0  # a skill without facets never wins
@@ -323,15 +323,22 @@ class Router:
             rslot = np.argmax(rg, axis=1)
             rbest = rg[np.arange(len(rg)), rslot]
             excess = rbest - best - self.rule_margin
-            for skill in np.flatnonzero(excess > 0):
-                # the further the rule out-matches the triggers, the harder the push
-                strength = 1 + self.rule_scale * excess[skill]
-                scores[skill] -= self.rule_penalty * strength
-                row = rgrid[skill, rslot[skill]]
-                target = int(idx.rule_redirect[row])
-                if target >= 0:
-                    scores[target] += self.redirect_boost * strength
-                hits.append(RuleHit(idx.names[skill], idx.rule_text[row], float(rbest[skill]), float(best[skill]),
+            fired = np.flatnonzero(excess > 0)
+            # the further a rule out-matches the skill's triggers, the harder the push (and the redirect's pull)
+            strength = 1 + self.rule_scale * excess[fired]
+            rows = rgrid[fired, rslot[fired]]
+            targets = idx.rule_redirect[rows]
+            np.subtract.at(scores, fired, self.rule_penalty * strength)
+            has = targets >= 0
+            np.add.at(scores, targets[has], self.redirect_boost * strength[has])
+            if len(fired) > 50:  # a large catalog: report the hits that touch the leading candidates
+                lead = set(np.argsort(-trig)[:20].tolist()) | set(np.argsort(-scores)[:20].tolist())
+                keep = [i for i, k in enumerate(fired) if k in lead or targets[i] in lead]
+            else:
+                keep = range(len(fired))
+            for i in keep:
+                skill, target = int(fired[i]), int(targets[i])
+                hits.append(RuleHit(idx.names[skill], idx.rule_text[rows[i]], float(rbest[skill]), float(best[skill]),
                                     idx.names[target] if target >= 0 else None))
         return {"trigger": trig, "scores": scores, "best_facet": best_facet, "hits": hits}
 
