@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "Router", "Decision", "RuleHit", "Catalog", "Skill", "load_catalog", "load_encoder",
+    "Router", "Decision", "RuleHit", "Catalog", "Skill", "load_catalog", "load_encoder", "FinetuneConfig",
     "SkillrouteError", "CatalogError", "DataError", "ModelError", "NotFittedError", "__version__",
 ]
 
 _LOCATIONS = {
     "Router": "router", "Decision": "router", "RuleHit": "router",
     "Catalog": "catalog", "Skill": "catalog", "load_catalog": "catalog",
-    "load_encoder": "encoder",
+    "load_encoder": "encoder", "FinetuneConfig": "finetune",
     "SkillrouteError": "errors", "CatalogError": "errors", "DataError": "errors", "ModelError": "errors",
     "NotFittedError": "errors",
 }
@@ -26,6 +26,7 @@ _LOCATIONS = {
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog, Skill, load_catalog
     from .encoder import load_encoder
+    from .finetune import FinetuneConfig
     from .errors import CatalogError, DataError, ModelError, NotFittedError, SkillrouteError
     from .router import Decision, Router, RuleHit
 

@@ -170,9 +170,11 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
         click.echo(f"onnx export: {export_onnx(source)}")
         if quantize:
             click.echo(f"int8 export: {export_onnx(source, quantize=True)}")
-    router = make_router(skill_dirs, model, backend).warm()
-    enc = router.encoder
-    click.echo(f"catalog: {len(router.catalog)} skills embedded with {type(enc).__name__} ({enc.name})")
+    router = make_router(skill_dirs, model, backend).warm()  # a fitted delta is merged and exported here
+    enc = router._get_encoder()
+    tuned = " (base + the fitted router's fine-tune delta)" if router.head_ is not None and \
+        router.head_.meta.get("adapter") else ""
+    click.echo(f"catalog: {len(router.catalog)} skills embedded with {type(enc).__name__} ({enc.name}){tuned}")
     if quantize and not isinstance(enc, OnnxEncoder):
         click.echo("note: --quantize applies to the onnx backend only", err=True)
 
@@ -196,9 +198,12 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
               help="Also: hold G groups of skills out of fitting; their test prompts fitted vs zero-shot.")
 @click.option("--baselines", is_flag=True, help="Also: train and score the baseline routers on the same split.")
 @click.option("--no-setfit", is_flag=True, help="Skip the SetFit-style baseline (a fine-tune: slow on a CPU).")
+@click.option("--refit-finetune", is_flag=True, help="In --cv and --leave-skills-out, fine-tune the encoder again "
+              "in every fold (minutes each); by default they refit the head on the base encoder.")
 @fitted_option
 def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, report_path, min_accuracy,
-             no_rules, lenient, quiet, cv_folds, lso_groups, baselines, no_setfit, fitted_dir, zero_shot) -> None:
+             no_rules, lenient, quiet, cv_folds, lso_groups, baselines, no_setfit, refit_finetune, fitted_dir,
+             zero_shot) -> None:
     """Route the labelled prompts of --data and report how well the catalog routes."""
     from .dataset import load_examples
     from .evaluate import RoutingEvaluator, write_errors
@@ -210,12 +215,13 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
                              split=split, lenient=lenient, skipped=skipped)
     if not examples:
         raise click.UsageError(f"{data}: no examples in split '{split}'")
-    mode = "fitted" if router.head_ is not None else "zero-shot"
+    mode = "zero-shot" if router.head_ is None else (
+        "fitted, fine-tuned encoder" if router.head_.meta.get("adapter") else "fitted")
     result = RoutingEvaluator(examples, name=f"{Path(data).name}:{split}, {mode}", show_progress=not quiet)(router)
     result["skipped_lines"] = [str(e) for e in skipped]
     _print_summary(result, quiet)
     if cv_folds or lso_groups or baselines:
-        _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit)
+        _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit, refit_finetune)
     if json_path:
         Path(json_path).write_text(json.dumps(result, ensure_ascii=False, indent=1))
     if errors_path:
@@ -403,11 +409,19 @@ def hook(skill_dirs, threshold, server, log_path) -> None:
               help="Folder for the artifact (head.npz + meta.json); the catalog's DIR/.skillroute/fitted is "
                    "picked up by default.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed) -> None:
-    """Fit the router's classifier head on labelled prompts (the encoder itself is not fine-tuned)."""
+@click.option("--no-finetune", is_flag=True, help="Fit the head alone on the frozen encoder (seconds, not minutes).")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Fine-tune steps of 32 prompts (default: the measured recipe's).")
+def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed, no_finetune, steps) -> None:
+    """Fit the router on labelled prompts: a description-reading LoRA fine-tune of the encoder, then the
+    classifier head and its thresholds."""
+    import dataclasses
     import time
 
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     from .dataset import load_examples
+    from .finetune import FinetuneConfig
 
     router = make_router(skill_dirs, model, backend, fitted=None)
     cat = router.catalog
@@ -420,15 +434,26 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed) -> None:
         raise click.UsageError(f"{data}: no labelled lines outside the test split")
     t = time.perf_counter()
     click.echo(f"fitting on {len(examples)} prompts of {data} …", err=True)
-    router.fit(examples, seed=seed)
-    path = router.head_.save(out_dir)
+    config = FinetuneConfig(seed=seed)
+    if steps is not None:
+        config = dataclasses.replace(config, steps=steps)
+    with Progress(TextColumn("fine-tune"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  transient=True, disable=no_finetune) as bar:
+        task = bar.add_task("fine-tune", total=config.steps, loss=float("nan"))
+        router.fit(examples, seed=seed, finetune=not no_finetune, finetune_config=config,
+                   progress=lambda step, loss: bar.update(task, completed=step, loss=loss))
+    path = router.save_fitted(out_dir)
     m = router.head_.meta
-    click.echo(f"saved {path} in {time.perf_counter() - t:.1f} s: {len(router.head_.classes)} classes, "
+    tuned = (f"fine-tuned {m['adapter']['parameters']:,} LoRA parameters ({config.steps} steps, final loss "
+             f"{m['adapter']['final_loss']:.3f}), " if m.get("adapter") else "")
+    click.echo(f"saved {path} in {time.perf_counter() - t:.1f} s: {tuned}{len(router.head_.classes)} classes, "
                f"C={m['C']}, out-of-fold top-1 {m['oof_top1']:.3f}, temperature {router.head_.temperature:.2f}, "
                f"none floor {router.head_.none_floor:.2f}")
 
 
-def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit=False) -> None:
+def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit=False,
+             refit_finetune=False) -> None:
     """The refit studies; each reads the train split for fitting and never fits on the test split."""
     from rich.console import Console
     from rich.table import Table
@@ -442,13 +467,15 @@ def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setf
     if cv_folds:
         from .validation import cross_validate
 
-        cv = result["cv"] = cross_validate(router, train, k=cv_folds)
-        con.print(f"cross-validation on the train split ({cv_folds} folds, refit per fold): top-1 "
+        cv = result["cv"] = cross_validate(router, train, k=cv_folds, finetune=refit_finetune)
+        how = "fine-tune + head" if refit_finetune else "head on the base encoder"
+        con.print(f"cross-validation on the train split ({cv_folds} folds, {how} refit per fold): top-1 "
                   f"{cv['top1_mean']:.3f} ± {cv['top1_std']:.3f}")
     if lso_groups:
         from .validation import leave_skills_out
 
-        lso = result["leave_skills_out"] = leave_skills_out(router, train, test, groups=lso_groups)
+        lso = result["leave_skills_out"] = leave_skills_out(router, train, test, groups=lso_groups,
+                                                             finetune=refit_finetune)
         t = Table(title="leave-skills-out (test prompts of the held-out skills)")
         for c in ("held out", "n", "fitted top-1", "zero-shot top-1"):
             t.add_column(c)

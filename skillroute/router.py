@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog, load_catalog
-from .errors import SkillrouteError
+from .errors import ModelError, NotFittedError, SkillrouteError
 from .encoder import Encoder, load_encoder
 from .query import explicit_invocation, read_request
 
@@ -140,6 +140,9 @@ class Router:
         self._index: _Index | None = None
         self._encoder: Encoder | None = None
         self.head_: Any = None  # a FittedHead after fit() or load_fitted(); None routes zero-shot
+        self.adapter_: Any = None  # the LoraDelta fit() trained (the description-reading fine-tune), if any
+        self._tuned: Encoder | None = None  # base model + delta, merged: what a fine-tuned fitted router encodes with
+        self._fitted_from: Path | None = None
         self.stale_skills_: list[str] = []  # skills whose description changed since the fit
         self._feature_memo: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}  # refits reuse encodings
 
@@ -168,13 +171,16 @@ class Router:
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, examples: Sequence[Any], *, seed: int = 0, folds: int = 5, c: float | None = None) -> Router:
-        """Learn a classifier head from labelled examples (``skillroute.dataset.Example``), scikit-learn style.
+    def fit(self, examples: Sequence[Any], *, seed: int = 0, folds: int = 5, c: float | None = None,
+            finetune: bool = True, finetune_config: Any = None,
+            progress: Callable[[int, float], None] | None = None) -> Router:
+        """Learn from labelled examples (``skillroute.dataset.Example``), scikit-learn style.
 
-        The head reads the request's embedding and the description router's own scores, so a skill with no
-        examples, or an edited description, still routes by its description (the gate in ``route``). The
-        none floor, the additive thresholds and the calibration come from out-of-fold predictions. Examples
-        of the test split are refused: nothing fitted reads it.
+        First (``finetune=True``) a LoRA delta that teaches the encoder to read the descriptions (see
+        ``skillroute.finetune``), then a classifier head over the request's embedding and the description
+        router's own scores, so a skill with no examples, or an edited description, still routes by its
+        description (the gate in ``route``). The none floor, the additive thresholds and the calibration come
+        from out-of-fold predictions. Examples of the test split are refused: nothing fitted reads it.
         """
         from .fit import data_sha, description_sha, fit_head
 
@@ -183,11 +189,15 @@ class Router:
             raise ValueError(f"fit() was given {len(bad)} examples of the test split; fit on the train split only")
         if not examples:
             raise ValueError("fit() needs labelled examples")
-        idx = self._build()
         known = {s.name for s in self.catalog.exclusive} | {"none"}
         unknown = sorted({e.skill for e in examples} - known)
         if unknown:
             raise ValueError(f"labels name skills the catalog does not have: {', '.join(unknown)}")
+        self._use_tuned(None)
+        self.adapter_ = None
+        if finetune:
+            self._finetune(examples, finetune_config, seed, progress)
+        idx = self._build()
         feature_skills = list(idx.names)
         x = self._features([e.prompt for e in examples], feature_skills)
         head = fit_head(x, [e.skill for e in examples], [e.also for e in examples],
@@ -195,23 +205,121 @@ class Router:
                         folds=folds, c=c)
         enc = self._get_encoder()
         head.meta.update({
-            "model_sha256": enc.name.split(":")[0], "encoder": enc.name, "feature_skills": feature_skills,
+            "model_sha256": self._base_sha(), "encoder": enc.name, "feature_skills": feature_skills,
             "skill_sha": {s.name: description_sha(s.description) for s in self.catalog},
             "data_sha256": data_sha([e.prompt for e in examples], [e.skill for e in examples]),
             "n_examples": len(examples), "view_weights": list(self.view_weights)})
+        if self.adapter_ is not None:
+            from .finetune import describe
+
+            head.meta["adapter"] = describe(self.adapter_)
         self.head_ = head
         self.stale_skills_ = []
+        self._fitted_from = None
         return self
+
+    def _finetune(self, examples: Sequence[Any], config: Any, seed: int,
+                  progress: Callable[[int, float], None] | None) -> None:
+        from .finetune import FinetuneConfig, finetune, merged_model
+
+        source = getattr(self._get_encoder(), "source", None)
+        if source is None or source.path is None:
+            raise ValueError("the fine-tune needs a local model (the packaged one or a folder); this encoder "
+                             "has none: fit with finetune=False")
+        cfg = config if config is not None else FinetuneConfig(seed=seed)
+        skills = [(s.name, list(s.triggers)) for s in self.catalog.exclusive if not s.disabled and s.triggers]
+        delta = finetune(source, skills, [e.prompt for e in examples], [e.skill for e in examples],
+                         view_weights=self.view_weights, config=cfg, progress=progress)
+        self.adapter_ = delta
+        self._use_tuned(merged_model(source, delta))
+
+    def _base_sha(self) -> str:
+        return self._get_base().name.split(":")[0]
+
+    def _get_base(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self.encoder if self.encoder is not None else load_encoder()
+        return self._encoder
+
+    def _use_tuned(self, merged: Path | None) -> None:
+        """Encode with base + delta merged (a folder), or with the base model again (None)."""
+        with self._lock:
+            if merged is None:
+                tuned = None
+            else:
+                base = self._get_base()
+                tuned = load_encoder(merged, backend=getattr(base, "backend", None),
+                                     quantize=getattr(base, "quantize", False))
+            if getattr(tuned, "name", None) != getattr(self._tuned, "name", None):
+                self._index = None
+                self._feature_memo.clear()
+            self._tuned = tuned
+
+    def _snapshot(self) -> tuple:
+        """The fitted state, so a study that refits (cross-validation, leave-skills-out) can put it back."""
+        return self.head_, self.stale_skills_, self.adapter_, self._tuned, self._fitted_from
+
+    def _restore(self, state: tuple) -> None:
+        tuned = state[3]
+        if getattr(tuned, "name", None) != getattr(self._tuned, "name", None):
+            self._index = None
+            self._feature_memo.clear()
+        self.head_, self.stale_skills_, self.adapter_, self._tuned, self._fitted_from = state
 
     def load_fitted(self, folder: str | os.PathLike[str]) -> Router:
-        """Use a saved fitted head; skills whose description changed since route by description until a refit."""
+        """Use a saved fitted router; skills whose description changed since route by description until a refit.
+
+        An artifact with a LoRA delta routes with the base model and the delta merged, made once in the cache
+        (that needs torch; ``skillroute warm`` does it ahead of time).
+        """
         from .fit import FittedHead
 
+        folder = Path(folder)
         head = FittedHead.load(folder)
-        enc = self._get_encoder()
-        self.stale_skills_ = head.check(enc.name.split(":")[0], {s.name: s.description for s in self.catalog})
-        self.head_ = head
+        stale = head.check(self._base_sha(), {s.name: s.description for s in self.catalog})
+        adapter = head.meta.get("adapter")
+        if adapter:
+            self._use_tuned(self._merged_for(folder, adapter))
+        else:
+            self._use_tuned(None)
+        self.head_, self.stale_skills_, self.adapter_, self._fitted_from = head, stale, None, folder
         return self
+
+    def _merged_for(self, folder: Path, adapter: dict[str, Any]) -> Path:
+        from .finetune import LoraDelta, merged_model
+
+        source = getattr(self._get_base(), "source", None)
+        if source is None or source.path is None:
+            raise ModelError(f"{folder} holds a fine-tuned encoder delta; it needs the local base model it was "
+                             "trained on (the packaged one), not this encoder")
+        found = merged_model(source, delta_sha=adapter["sha256"], build=False)
+        if found is not None:
+            return found
+        delta = LoraDelta.load(folder)
+        if delta.sha256 != adapter["sha256"]:
+            raise ModelError(f"{folder}: the LoRA delta does not match meta.json (sha256 {delta.sha256[:12]}… vs "
+                             f"{adapter['sha256'][:12]}…); refit with `skillroute fit`")
+        return merged_model(source, delta)
+
+    def save_fitted(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the fitted router (head, thresholds, vocabulary and the LoRA delta, if any) into ``folder``."""
+        import shutil
+
+        from .finetune import ADAPTER_FILE
+
+        if self.head_ is None:
+            raise NotFittedError("nothing to save: call fit() or load_fitted() first")
+        out = self.head_.save(folder)
+        target = out / ADAPTER_FILE
+        if self.adapter_ is not None:
+            self.adapter_.save(out)
+        elif self.head_.meta.get("adapter") and self._fitted_from is not None:
+            src = self._fitted_from / ADAPTER_FILE
+            if src.resolve() != target.resolve():
+                shutil.copyfile(src, target)
+        elif not self.head_.meta.get("adapter"):
+            target.unlink(missing_ok=True)  # a stale delta from an earlier fit must not be picked up
+        return out
 
     def _features(self, texts: Sequence[str], feature_skills: Sequence[str]) -> np.ndarray:
         """The head's input for each request: its view-weighted embedding and the zero-shot scores."""
@@ -242,9 +350,8 @@ class Router:
     # ------------------------------------------------------------------ setup
 
     def _get_encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = self.encoder if self.encoder is not None else load_encoder()
-        return self._encoder
+        """The encoder routing uses now: the fine-tuned one when a fitted router has a delta, else the base."""
+        return self._tuned if self._tuned is not None else self._get_base()
 
     def _build(self) -> _Index:
         from .cache import EmbeddingCache

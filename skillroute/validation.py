@@ -19,43 +19,50 @@ def _top1(router, examples: Sequence[Example]) -> float:
     return float(np.mean([e.is_right(d.skill) for e, d in zip(examples, decisions, strict=True)]))
 
 
-def cross_validate(router, examples: Sequence[Example], k: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Stratified k-fold on ``examples`` (train split only), refitting the head per fold: top-1 mean ± std."""
+def cross_validate(router, examples: Sequence[Example], k: int = 5, seed: int = 0,
+                   finetune: bool = False) -> dict[str, Any]:
+    """Stratified k-fold on ``examples`` (train split only), refitting per fold: top-1 mean ± std.
+
+    ``finetune=False`` refits the head alone on the base encoder (an encoder fine-tuned on every fold would
+    have seen the held-out prompts); True fine-tunes again in every fold (minutes each on a CPU).
+    """
     from sklearn.model_selection import StratifiedKFold
 
-    saved = router.head_, router.stale_skills_
+    saved = router._snapshot()
     scores = []
     try:
         y = [e.skill for e in examples]
         for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
-            router.fit([examples[i] for i in tr], seed=seed)
+            router.fit([examples[i] for i in tr], seed=seed, finetune=finetune)
             scores.append(_top1(router, [examples[i] for i in te]))
     finally:
-        router.head_, router.stale_skills_ = saved
-    return {"folds": k, "top1_per_fold": scores, "top1_mean": float(np.mean(scores)),
+        router._restore(saved)
+    return {"folds": k, "finetune": finetune, "top1_per_fold": scores, "top1_mean": float(np.mean(scores)),
             "top1_std": float(np.std(scores))}
 
 
 def leave_skills_out(router, train: Sequence[Example], test: Sequence[Example], groups: int = 3,
-                     seed: int = 0) -> dict[str, Any]:
+                     seed: int = 0, finetune: bool = False) -> dict[str, Any]:
     """Hold each group of exclusive skills out of fitting and route the group's test prompts against all
-    descriptions: the held-out skills' top-1 fitted (through the gate) beside their zero-shot top-1."""
-    saved = router.head_, router.stale_skills_
+    descriptions: the held-out skills' top-1 fitted (through the gate) beside their zero-shot top-1
+    (``finetune=True`` fine-tunes the encoder on the other skills' prompts in each group, minutes each)."""
+    saved = router._snapshot()
     skills = sorted({e.skill for e in train} - {NONE})
     random.Random(seed).shuffle(skills)
     parts = [sorted(skills[i::groups]) for i in range(groups)]
     rows = []
     try:
         for held in parts:
-            router.fit([e for e in train if e.skill not in held], seed=seed)
+            router.fit([e for e in train if e.skill not in held], seed=seed, finetune=finetune)
             probe = [e for e in test if e.skill in held]
             fitted = _top1(router, probe)
+            router._use_tuned(None)
             router.head_, router.stale_skills_ = None, []
             zero = _top1(router, probe)
             rows.append({"held_out": held, "n": len(probe), "fitted_top1": fitted, "zero_shot_top1": zero})
     finally:
-        router.head_, router.stale_skills_ = saved
+        router._restore(saved)
     n = sum(r["n"] for r in rows)
-    return {"groups": rows,
+    return {"groups": rows, "finetune": finetune,
             "fitted_top1": sum(r["fitted_top1"] * r["n"] for r in rows) / n,
             "zero_shot_top1": sum(r["zero_shot_top1"] * r["n"] for r in rows) / n}

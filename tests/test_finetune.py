@@ -1,0 +1,104 @@
+"""The description-reading fine-tune: a tiny real run (a few steps on a few skills), the delta's file, the
+merge (merged vectors equal the unmerged LoRA model's), and a fitted router that carries a delta."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from skillroute import ModelError, Router, load_catalog
+from skillroute.dataset import load_examples
+from skillroute.encoder import load_encoder, resolve_model
+from skillroute.finetune import ADAPTER_FILE, FinetuneConfig, LoraDelta, _merged_dir, finetune, merged_model
+
+from .conftest import EVAL, SKILLS
+
+TINY = FinetuneConfig(steps=3, batch_size=8, max_length=64, learning_rate=5e-3, seed=0)
+SKILLSET = ("diagnose", "fix", "discuss", "give-plan")
+
+
+@pytest.fixture(scope="module")
+def few():
+    """Train prompts of four skills the issue says a topic embedding confuses (diagnose/fix, discuss/plan)."""
+    ex = [e for e in load_examples(EVAL, split="train") if e.skill in SKILLSET + ("none",)]
+    return ex[:60]
+
+
+@pytest.fixture(scope="module")
+def delta(catalog, few):
+    skills = [(s.name, list(s.triggers)) for s in catalog.exclusive if s.name in SKILLSET]
+    return finetune(resolve_model(), skills, [e.prompt for e in few], [e.skill for e in few], config=TINY)
+
+
+def test_delta_is_small_finite_and_deterministic(catalog, few, delta):
+    # rank 8 on every linear layer of MiniLM's six blocks: the issue's 332k parameters
+    assert delta.n_parameters == 331_776
+    assert len(delta.history) == TINY.steps and all(np.isfinite(delta.history))
+    assert any(np.abs(v).max() > 0 for k, v in delta.tensors.items() if "lora_B" in k)  # it learned something
+    skills = [(s.name, list(s.triggers)) for s in catalog.exclusive if s.name in SKILLSET]
+    again = finetune(resolve_model(), skills, [e.prompt for e in few], [e.skill for e in few], config=TINY)
+    assert again.sha256 == delta.sha256
+
+
+def test_delta_file_round_trips_without_pickle(delta, tmp_path):
+    path = delta.save(tmp_path)
+    assert path.name == ADAPTER_FILE and path.stat().st_size < 1_000_000  # fp16: about 0.67 MB
+    back = LoraDelta.load(tmp_path)
+    assert back.sha256 == delta.sha256 and back.config == delta.config
+    path.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match="refit"):
+        LoraDelta.load(tmp_path)
+
+
+def test_merged_vectors_equal_the_unmerged_lora_model(delta):
+    import torch
+    from peft import set_peft_model_state_dict
+
+    from skillroute.finetune import _embed, _lora_model
+
+    source = resolve_model()
+    texts = ["the checkout page throws a 500 after the last deploy, find out why",
+             "let's talk through whether we should move the queue to Kafka", "hi"]
+    model, tok = _lora_model(source.path, delta.config)
+    set_peft_model_state_dict(model, {k: torch.from_numpy(v.astype(np.float32)) for k, v in delta.tensors.items()})
+    with torch.no_grad():
+        unmerged = _embed(model.eval(), tok, texts, 256).numpy()
+    folder = merged_model(source, delta)
+    assert merged_model(source, delta_sha=delta.sha256, build=False) == folder  # made once, then found
+    for backend in ("torch", "onnx"):
+        merged = load_encoder(folder, backend=backend).encode(texts)
+        assert np.abs(merged - unmerged).max() < 1e-4, backend
+    base = load_encoder(backend="onnx").encode(texts)
+    assert np.abs(base - unmerged).max() > 1e-3  # the delta changed the model: the check above could fail
+
+
+def test_fitted_router_carries_its_delta(tmp_path, encoder, few, delta):
+    cat_dir = tmp_path / "skills"
+    shutil.copytree(SKILLS, cat_dir, ignore=shutil.ignore_patterns(".skillroute"))
+    r = Router(load_catalog(cat_dir), encoder).fit(few, finetune_config=TINY)
+    assert r.adapter_ is not None and r._get_encoder().name != encoder.name
+    out = r.save_fitted(tmp_path / "art")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["adapter"]["sha256"] == r.adapter_.sha256 and meta["model_sha256"] == encoder.name.split(":")[0]
+    loaded = Router.from_path(cat_dir, encoder=encoder, fitted=out)
+    assert loaded._get_encoder().name == r._get_encoder().name  # routes with base + delta merged
+    texts = [e.prompt for e in load_examples(EVAL, split="test")[:10]]
+    assert [d.skill for d in loaded.route_many(texts)] == [d.skill for d in r.route_many(texts)]
+    assert Router.from_path(cat_dir, encoder=encoder, fitted=None)._get_encoder() is encoder  # zero-shot: base
+    # refitting without the fine-tune goes back to the base encoder, and its artifact drops the delta
+    r.fit(few, finetune=False).save_fitted(out)
+    assert r._get_encoder() is encoder and not (out / ADAPTER_FILE).exists()
+
+
+def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):
+    r = Router(catalog, encoder).fit(few, finetune_config=FinetuneConfig(steps=1, batch_size=4, max_length=32,
+                                                                        seed=1))
+    out = r.save_fitted(tmp_path / "art")
+    arrays = LoraDelta.load(out)
+    key = next(k for k in arrays.tensors if "lora_B" in k)
+    arrays.tensors[key] = arrays.tensors[key] + np.float16(0.01)
+    arrays.save(out)
+    shutil.rmtree(_merged_dir(resolve_model().sha256, r.adapter_.sha256))  # as if never merged on this machine
+    with pytest.raises(ModelError, match="does not match"):
+        Router(catalog, encoder).load_fitted(out)
