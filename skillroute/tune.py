@@ -447,18 +447,25 @@ def _insert_positive(description: str, sentence: str) -> str:
 
 
 def _remove_item(description: str, item: str) -> str | None:
-    """The description without one list item, quoted phrase or sentence (and its separator), or None."""
+    """The description without one sentence, or one list item or quoted phrase with its separator (inside the
+    first sentence that holds it; a "Do NOT" sentence left with no item goes whole), or None."""
     sentences = split_sentences(description)
     for i, s in enumerate(sentences):
         if s.rstrip(".!") == item or s == item:
             return " ".join(sentences[:i] + sentences[i + 1:])
     esc = re.escape(item)
     quoted = rf"(?:\"{esc}\"|'{esc}'|“{esc}”|{esc}(?:\s*\((?:→|->)\s*[a-z0-9-]+\))?)"
-    for pattern in (rf",\s*(?:or\s+|and\s+)?{quoted}(?=[\s,.;:—–)]|$)", rf"(?<![\w'\"]){quoted},\s*",
-                    rf"\s+(?:or|and)\s+{quoted}(?=[\s,.;:—–)]|$)", rf"(?<![\w'\"]){quoted}\s+(?:or|and)\s+"):
-        new, k = re.subn(pattern, "", description, count=1)
-        if k:
-            return " ".join(new.split())
+    patterns = (rf",\s*(?:or\s+|and\s+)?{quoted}(?=[\s,.;:—–)]|$)", rf"(?<![\w'\"]){quoted},\s*",
+                rf"\s+(?:or|and)\s+{quoted}(?=[\s,.;:—–)]|$)", rf"(?<![\w'\"]){quoted}\s+(?:or|and)\s+")
+    for i, s in enumerate(sentences):
+        if item not in s:
+            continue
+        for pattern in patterns:
+            new, k = re.subn(pattern, "", s, count=1)
+            if k:
+                return " ".join(sentences[:i] + [" ".join(new.split())] + sentences[i + 1:])
+        if _NEG_SENTENCE.match(s) and re.search(rf"(?<![\w'\"]){quoted}\s*[.!]?$", s):
+            return " ".join(sentences[:i] + sentences[i + 1:])
     return None
 
 
@@ -766,7 +773,7 @@ def accuracy(router: Any, examples: Sequence[Example], catalogs: Sequence[Catalo
 
 
 def tune_skill(router: Any, skill: str, examples: Sequence[Example], *, folds: int = 5, max_edits: int = 5,
-         min_net: int = 2, max_clusters: int = 5, seed: int = 0) -> TuneResult:
+               min_net: int = 2, max_clusters: int = 5, seed: int = 0) -> TuneResult:
     """Propose a better description for ``skill`` from labelled prompts (never the test split).
 
     ``router`` gives the catalog, the encoder and the zero-shot settings (a fitted head is ignored: the
@@ -781,7 +788,8 @@ def tune_skill(router: Any, skill: str, examples: Sequence[Example], *, folds: i
                          "switches on by threshold, not by winning)")
     bad = [e for e in examples if e.split == "test"]
     if bad:
-        raise ValueError(f"tune_skill() was given {len(bad)} examples of the test split; tune on the train split only")
+        raise ValueError(f"tune_skill() was given {len(bad)} examples of the test split; tune on the train "
+                         "split only")
     if len(examples) < 4:
         raise ValueError("tune_skill() needs labelled examples (at least 4)")
     known = {s.name for s in catalog.exclusive} | {NONE}

@@ -112,6 +112,7 @@ def test_edits_parse_as_intended():
     assert "second opinion" in parsed.triggers and added.endswith("(→ test).")
     assert parsed.rules == parse_description(review, names).rules
     assert _remove_item(review, "not in the description") is None
+    assert _remove_item("Use for alpha work. Do NOT use for migrations (→ beta).", "migrations") == "Use for alpha work."
 
 
 def test_cli_tune_skips_the_test_split_and_writes_on_request(tmp_path, encoder):

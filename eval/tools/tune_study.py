@@ -2,7 +2,12 @@
 degraded skills on the train split only, and measure zero-shot top-1 on the test split (read only here,
 for the before/after figures).
 
-    python eval/tools/tune_study.py [--scenario vague-three|vague-seed|no-rules|all] [--json out.json]
+    python eval/tools/tune_study.py [--scenario vague-three|vague-seed|no-rules|shipped|all] [--json out.json]
+    python eval/tools/tune_study.py --dev ...   # design runs: tune on 70 % of the train split, score the other 30 %
+
+Scenarios: vague-three (three skills cut to a vague one-liner, as in tests/test_tune.py), vague-seed (the 8
+seed workflow skills cut to the one-liner an author writes first), no-rules (every "Do NOT" sentence removed
+from three skills), shipped (the shipped descriptions themselves, every exclusive skill tuned in turn).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def degrade(catalog, scenario: str):
         names = tuple(VAGUE)
     elif scenario == "vague-three":
         names = THREE
+    elif scenario == "shipped":
+        return catalog, tuple(s.name for s in catalog.exclusive)
     elif scenario == "no-rules":
         for name in NO_RULES:
             kept = [s for s in split_sentences(catalog[name].description) if not _NEG_SENTENCE.match(s)]
@@ -54,7 +61,7 @@ def degrade(catalog, scenario: str):
     return catalog, names
 
 
-def run(scenario: str, router, train, test, passes: int) -> dict:
+def run(scenario: str, router, train, test, passes: int, label: str = "test") -> dict:
     original = router.catalog
     degraded, names = degrade(original, scenario)
     tuned = degraded
@@ -62,41 +69,58 @@ def run(scenario: str, router, train, test, passes: int) -> dict:
     t0 = time.perf_counter()
     for p in range(passes):
         for name in names:
+            t1 = time.perf_counter()
             r = Router(tuned, router.encoder)
             res = tune_skill(r, name, train)
             tuned = with_description(tuned, name, res.proposed)
-            log.append({"pass": p + 1, "skill": name, "edits": [e.text for e in res.applied],
+            log.append({"pass": p + 1, "skill": name, "seconds": round(time.perf_counter() - t1, 1),
+                        "edits": [{"kind": e.kind, "text": e.text, "held_out_net": e.cv_net} for e in res.applied],
                         "train_top1": [res.top1_before, res.top1_after]})
-            print(f"  pass {p + 1} {name}: {len(res.applied)} edits, train top-1 {res.top1_before:.3f} → "
-                  f"{res.top1_after:.3f}", flush=True)
+            print(f"  pass {p + 1} {name}: {len(res.applied)} edits (held-out net "
+                  f"{'+'.join(str(e.cv_net) for e in res.applied) or '0'} prompts), top-1 on the tuning data "
+                  f"{res.top1_before:.3f} → {res.top1_after:.3f}, {log[-1]['seconds']:.0f} s", flush=True)
     seconds = time.perf_counter() - t0
     tr = accuracy(router, train, [degraded, tuned, original])
     te = accuracy(router, test, [degraded, tuned, original])
     gap = te[2] - te[0]
+    held = sum(e["held_out_net"] for row in log for e in row["edits"])
     out = {"scenario": scenario, "skills": list(names), "passes": passes, "seconds": round(seconds, 1),
-           "train": dict(zip(("degraded", "tuned", "original"), tr, strict=True)),
-           "test": dict(zip(("degraded", "tuned", "original"), te, strict=True)),
+           "tuning_data": dict(zip(("degraded", "tuned", "original"), tr, strict=True)),
+           "measured_on": dict(zip(("degraded", "tuned", "original"), te, strict=True)),
+           "held_out_net_of_applied_edits": held, "n_tuning": len(train), "n_measured": len(test),
            "recovered": (te[1] - te[0]) / gap if gap > 0 else None, "log": log,
            "descriptions": {n: {"degraded": degraded[n].description, "tuned": tuned[n].description}
                             for n in names}}
-    print(f"{scenario}: test top-1 degraded {te[0]:.3f}, tuned {te[1]:.3f}, original {te[2]:.3f}"
+    print(f"{scenario}: {label} top-1 degraded {te[0]:.3f}, tuned {te[1]:.3f}, original {te[2]:.3f}"
           + (f" (recovered {out['recovered']:.0%} of the gap)" if gap > 0 else "")
-          + f"; train {tr[0]:.3f} / {tr[1]:.3f} / {tr[2]:.3f}; tuning took {seconds:.0f} s", flush=True)
+          + f"; on the tuning data {tr[0]:.3f} / {tr[1]:.3f} / {tr[2]:.3f}; held-out net of the applied edits "
+            f"{held:+d} of {len(train)} prompts; tuning took {seconds:.0f} s", flush=True)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="all", choices=["all", "vague-three", "vague-seed", "no-rules"])
-    ap.add_argument("--passes", type=int, default=2, help="tune every degraded skill this many times in turn")
+    ap.add_argument("--scenario", default="all", choices=["all", "vague-three", "vague-seed", "no-rules", "shipped"])
+    ap.add_argument("--dev", action="store_true", help="tune on 70 %% of the train split and score the other "
+                                                        "30 %% (for design choices; the test split is not read)")
+    ap.add_argument("--passes", type=int, help="tune every degraded skill this many times in turn (default: 2 for "
+                                               "vague-seed, else 1)")
     ap.add_argument("--json", type=Path, help="write the figures and the tuned descriptions here")
     args = ap.parse_args()
     enc = load_encoder(backend="onnx")
     router = Router(load_catalog(ROOT / "skills"), enc)
     train = load_examples(ROOT / "eval/prompts.jsonl", split="train")
-    test = load_examples(ROOT / "eval/prompts.jsonl", split="test")
-    scenarios = ["no-rules", "vague-three", "vague-seed"] if args.scenario == "all" else [args.scenario]
-    results = [run(s, router, train, test, args.passes) for s in scenarios]
+    if args.dev:
+        from sklearn.model_selection import train_test_split
+
+        a, b = train_test_split(list(range(len(train))), test_size=0.3, stratify=[e.skill for e in train],
+                                random_state=0)
+        train, test, label = [train[i] for i in a], [train[i] for i in b], "dev (30 % of train)"
+    else:
+        test, label = load_examples(ROOT / "eval/prompts.jsonl", split="test"), "test"
+    scenarios = (["no-rules", "vague-three", "vague-seed", "shipped"] if args.scenario == "all"
+                 else [args.scenario])
+    results = [run(s, router, train, test, args.passes or (2 if s == "vague-seed" else 1), label) for s in scenarios]
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
