@@ -383,20 +383,28 @@ def tune_cmd(skill, skill_dirs, model, backend, data, folds, max_edits, min_gain
     click.echo(f"tuning {skill} on {len(examples)} prompts of {data}"
                + (f" ({skipped} test-split lines skipped)" if skipped else "") + " …", err=True)
     res = tune_skill(router, skill, examples, folds=folds, max_edits=max_edits, min_net=min_gain, seed=seed)
-    written = backup = None
+    written = backup = stale = None
     if write and res.applied:
+        from .router import FITTED_SUBDIR
+
         written = cat[skill].path
         backup = write_description(written, res.proposed)
+        fitted = written.parent.parent / FITTED_SUBDIR
+        stale = fitted if (fitted / "meta.json").is_file() else None
     seconds = time.perf_counter() - t0
     if as_json:
         out = res.to_dict()
         out.update({"data": str(data), "test_lines_skipped": skipped, "seconds": round(seconds, 2),
-                    "written": str(written) if written else None, "backup": str(backup) if backup else None})
+                    "written": str(written) if written else None, "backup": str(backup) if backup else None,
+                    "fitted_head_to_refit": str(stale) if stale else None})
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))
         return
     _print_tune(res, seconds)
     if written:
         click.echo(f"wrote {written} (the old file is {backup})")
+        if stale:
+            click.echo(f"{stale} was fitted on the old description: {skill} now routes by its description until "
+                       f"you refit (skillroute fit --skills {written.parent.parent} --out {stale})")
     elif write:
         click.echo("nothing written: no edit was proposed")
     elif res.applied:
