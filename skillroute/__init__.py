@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Router", "Decision", "RuleHit", "Catalog", "Skill", "load_catalog", "load_encoder", "FinetuneConfig",
     "SkillrouteError", "CatalogError", "DataError", "ModelError", "NotFittedError", "__version__",
+    "tune_skill", "TuneResult",
 ]
 
 _LOCATIONS = {
@@ -21,6 +22,7 @@ _LOCATIONS = {
     "load_encoder": "encoder", "FinetuneConfig": "finetune",
     "SkillrouteError": "errors", "CatalogError": "errors", "DataError": "errors", "ModelError": "errors",
     "NotFittedError": "errors",
+    "tune_skill": "tune", "TuneResult": "tune",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .finetune import FinetuneConfig
     from .errors import CatalogError, DataError, ModelError, NotFittedError, SkillrouteError
     from .router import Decision, Router, RuleHit
+    from .tune import TuneResult, tune_skill
 
 
 def __getattr__(name: str) -> Any:

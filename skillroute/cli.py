@@ -352,6 +352,125 @@ def compare(catalog_a, catalog_b, data, split, use_fitted, json_path, model, bac
         click.echo(f"changed but wrong both times: {len(result['changed_wrong_to_wrong'])}")
 
 
+@main.command("tune")
+@click.argument("skill")
+@skills_option
+@backend_option
+@click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True,
+              help="Labelled prompts (JSONL); lines of the test split are skipped, never read for tuning.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="Cross-fitting folds: each fold's edit text is drawn without that fold, then scored on it.")
+@click.option("--max-edits", type=click.IntRange(0, 10), default=5, show_default=True)
+@click.option("--min-gain", type=click.IntRange(1), default=2, show_default=True,
+              help="Apply an edit only when it gains at least this many held-out prompts (net).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+@click.option("--write", is_flag=True, help="Write the proposed description into SKILL.md (a .bak copy is kept).")
+def tune_cmd(skill, skill_dirs, model, backend, data, folds, max_edits, min_gain, seed, as_json, write) -> None:
+    """Propose a better description for SKILL from labelled prompts (zero-shot routing, cross-fitted edits)."""
+    import time
+
+    from .dataset import load_examples
+    from .tune import tune_skill, write_description
+
+    t0 = time.perf_counter()
+    router = make_router(skill_dirs, model, backend, fitted=None)
+    cat = router.catalog
+    if skill not in cat:
+        raise click.BadParameter(f"no skill named {skill!r}; the catalog has: {', '.join(cat.names)}",
+                                 param_hint="SKILL")
+    if cat[skill].kind != "exclusive":
+        raise click.BadParameter(f"{skill!r} is additive; tune works on exclusive skills", param_hint="SKILL")
+    rows = load_examples(data, exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive])
+    examples = [e for e in rows if e.split != "test"]
+    skipped = len(rows) - len(examples)
+    if len(examples) < 4:
+        raise click.UsageError(f"{data}: too few labelled lines outside the test split ({len(examples)})")
+    click.echo(f"tuning {skill} on {len(examples)} prompts of {data}"
+               + (f" ({skipped} test-split lines skipped)" if skipped else "") + " …", err=True)
+    res = tune_skill(router, skill, examples, folds=folds, max_edits=max_edits, min_net=min_gain, seed=seed)
+    written = backup = stale = None
+    if write and res.applied:
+        from .router import FITTED_SUBDIR
+
+        written = cat[skill].path
+        backup = write_description(written, res.proposed)
+        fitted = written.parent.parent / FITTED_SUBDIR
+        stale = fitted if (fitted / "meta.json").is_file() else None
+    seconds = time.perf_counter() - t0
+    if as_json:
+        out = res.to_dict()
+        out.update({"data": str(data), "test_lines_skipped": skipped, "seconds": round(seconds, 2),
+                    "written": str(written) if written else None, "backup": str(backup) if backup else None,
+                    "fitted_head_to_refit": str(stale) if stale else None})
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    _print_tune(res, seconds)
+    if written:
+        click.echo(f"wrote {written} (the old file is {backup})")
+        if stale:
+            click.echo(f"{stale} was fitted on the old description: {skill} now routes by its description until "
+                       f"you refit (skillroute fit --skills {written.parent.parent} --out {stale})")
+    elif write:
+        click.echo("nothing written: no edit was proposed")
+    elif res.applied:
+        click.echo("run again with --write to apply it to SKILL.md (a .bak copy is kept)")
+
+
+def _print_tune(res, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def clip(s: str, n: int = 90) -> str:
+        return s if len(s) <= n else s[: n - 1] + "…"
+
+    con = Console(width=140)
+    con.print(f"[bold]{res.skill}[/bold]: {res.n_examples} prompts, {res.folds} folds; zero-shot top-1 "
+              f"{res.top1_before:.3f} today", highlight=False)
+    t = Table(title="misroutes of this skill, clustered")
+    for c in ("kind", "n", "routed to / right skill", "what decided most of them", "examples"):
+        t.add_column(c, overflow="fold")
+    for c in res.clusters:
+        t.add_row(c.kind, str(c.size), ", ".join(f"{n} {k}" for n, k in c.routed_to[:3]), c.cause,
+                  "\n".join(f"{'line ' + str(ln) + ': ' if ln else ''}{clip(p)}"
+                            for ln, p in zip(c.lines[:2], c.prompts[:2], strict=True)))
+    con.print(t)
+    t = Table(title="what each facet and rule contributes (top-1 with it minus without it)")
+    for c in ("kind", "facet or rule", "contribution", "fixed / broken if removed"):
+        t.add_column(c, overflow="fold")
+    for f in res.facets:
+        t.add_row(f.kind, clip(f.text, 80), f"{f.contribution * 100:+.1f} pt",
+                  f"{f.fixed_by_removal} / {f.broken_by_removal}")
+    con.print(t)
+    t = Table(title="candidate edits (held-out = each fold's text drawn without it; best 12 per round)")
+    for c in ("round", "edit", "held-out net", "held-out Δ", "train Δ", "drawn from", "text"):
+        t.add_column(c, overflow="fold")
+    chosen = {(e.round, e.text) for e in res.applied}
+    shown: dict[int, int] = {}
+    for e in res.candidates:
+        shown[e.round] = shown.get(e.round, 0) + 1
+        if shown[e.round] > 12 and (e.round, e.text) not in chosen:
+            continue
+        mark = "✓ " if (e.round, e.text) in chosen else ""
+        t.add_row(str(e.round), mark + e.kind, f"{e.cv_net:+d}", f"{e.cv_gain * 100:+.1f} pt",
+                  f"{e.train_gain * 100:+.1f} pt", e.source, clip(e.text, 80))
+    con.print(t)
+    if res.applied:
+        con.print("[bold]proposed description[/bold]:")
+        con.print(res.proposed, highlight=False)
+        con.print(res.diff, highlight=False, markup=False)
+    t = Table(title=f"top-1 on these prompts: {res.top1_before:.3f} → {res.top1_after:.3f} "
+                    "(chosen on them: optimistic; see held-out Δ)")
+    for c in ("skill", "support", "precision", "recall", "F1"):
+        t.add_column(c)
+    for f in res.figures:
+        t.add_row(f.skill, str(f.support), *(f"{b:.2f} → {a:.2f}" for b, a in zip(f.before, f.after, strict=True)))
+    con.print(t)
+    for n in res.notes:
+        con.print(f"note: {n}", highlight=False)
+    con.print(f"took {seconds:.1f} s", highlight=False)
+
+
 @main.command()
 @skills_option
 @backend_option
