@@ -182,6 +182,7 @@ def _load_sentence_transformer(source: ModelSource, device: str):
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ModelError("the torch backend needs sentence-transformers: pip install sentence-transformers") from exc
+    quiet_transformers()
     target = str(source.path) if source.path is not None else source.hub_id
     try:
         return SentenceTransformer(target, device=device)
@@ -268,6 +269,14 @@ def _export_meta(path: Path) -> dict:
         return {}
 
 
+def quiet_transformers() -> None:
+    """Keep transformers' loading and saving progress bars off stdout, where JSON output goes."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def _torch_export(source: ModelSource, target: Path) -> None:
     try:
         import torch
@@ -275,6 +284,7 @@ def _torch_export(source: ModelSource, target: Path) -> None:
     except ImportError as exc:
         raise ModelError("making the ONNX export needs torch and transformers once; install them or use "
                          "backend='torch'") from exc
+    quiet_transformers()
     assert source.path is not None
     model = AutoModel.from_pretrained(str(source.path)).eval()
 

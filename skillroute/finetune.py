@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoder import ModelSource, atomic_write_bytes, cache_dir
+from .encoder import ModelSource, atomic_write_bytes, cache_dir, quiet_transformers
 from .errors import ModelError
 from .query import read_request
 
@@ -78,6 +78,7 @@ class LoraDelta:
         meta = {"config": json.dumps(asdict(self.config)), "base_sha256": self.base_sha256}
         data = save({k: np.ascontiguousarray(v, dtype=np.float16) for k, v in self.tensors.items()}, metadata=meta)
         atomic_write_bytes(path, data)
+        path.chmod(0o644)  # an artifact to commit and share, not a private temporary file
         return path
 
     @classmethod
@@ -110,6 +111,7 @@ def _lora_model(base: Path, config: FinetuneConfig):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel, AutoTokenizer
 
+    quiet_transformers()
     model = AutoModel.from_pretrained(str(base))
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)  # peft's
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0, target_modules=LORA_TARGETS,
