@@ -115,7 +115,8 @@ def test_a_new_skill_routes_by_its_description(tmp_path, encoder):
     write_skill(cat_dir, "deploy", "Ship the application to production: run the release pipeline, roll out "
                 "the new version to the servers, watch the rollout and roll back a bad release. Use when the user "
                 "asks to deploy, release or ship the app.")
-    r = Router.from_path(cat_dir, encoder=encoder)
+    with pytest.warns(UserWarning, match="skills added since the fit: deploy"):
+        r = Router.from_path(cat_dir, encoder=encoder)
     assert r.head_ is not None and "deploy" not in r.head_.classes
     d = r.route("deploy the new version of the app to production and roll back if the rollout fails")
     assert d.skill == "deploy", d.reasons
