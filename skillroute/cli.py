@@ -566,9 +566,10 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed, no_finetune,
     m = router.head_.meta
     tuned = (f"fine-tuned {m['adapter']['parameters']:,} LoRA parameters ({config.steps} steps, final loss "
              f"{m['adapter']['final_loss']:.3f}), " if m.get("adapter") else "")
+    caveat = " (optimistic: the encoder was fine-tuned on these prompts)" if m.get("adapter") else ""
     click.echo(f"saved {path} in {time.perf_counter() - t:.1f} s: {tuned}{len(router.head_.classes)} classes, "
-               f"C={m['C']}, out-of-fold top-1 {m['oof_top1']:.3f}, temperature {router.head_.temperature:.2f}, "
-               f"none floor {router.head_.none_floor:.2f}")
+               f"C={m['C']}, out-of-fold top-1 {m['oof_top1']:.3f}{caveat}, temperature "
+               f"{router.head_.temperature:.2f}, none floor {router.head_.none_floor:.2f}")
 
 
 def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit=False,

@@ -277,6 +277,16 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+def mean_pool(hidden, attention_mask):
+    """all-MiniLM-L6-v2's sentence vector (torch tensors): the mean of the token vectors under the mask,
+    L2-normalised. The ONNX export and the fine-tune both use it, so they cannot drift apart."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+
 def _torch_export(source: ModelSource, target: Path) -> None:
     try:
         import torch
@@ -296,9 +306,7 @@ def _torch_export(source: ModelSource, target: Path) -> None:
         def forward(self, input_ids, attention_mask, token_type_ids):
             hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
                                 token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return mean_pool(hidden, attention_mask)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.ones(2, 8, dtype=torch.long)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoder import ModelSource, atomic_write_bytes, cache_dir, quiet_transformers
+from .encoder import ModelSource, atomic_write_bytes, cache_dir, mean_pool, quiet_transformers
 from .errors import ModelError
 from .query import read_request
 
@@ -136,8 +136,7 @@ def _embed(model, tokenizer, texts: Sequence[str], max_length: int, chunk_tokens
         batch = tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
         batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
         hidden = model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
+        pooled = mean_pool(hidden, batch["attention_mask"])
         for r, i in enumerate(chunk):
             out[i] = pooled[r]
     return torch.stack(out)
@@ -248,7 +247,7 @@ def merged_model(source: ModelSource, delta: LoraDelta | None = None, *, delta_s
     import torch
     from peft import set_peft_model_state_dict
 
-    model, tokenizer = _lora_model(source.path, delta.config)
+    model, _ = _lora_model(source.path, delta.config)
     set_peft_model_state_dict(model, {k: torch.from_numpy(v.astype(np.float32)) for k, v in delta.tensors.items()})
     merged = model.merge_and_unload().eval()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -259,7 +258,6 @@ def merged_model(source: ModelSource, delta: LoraDelta | None = None, *, delta_s
                 continue
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
         merged.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
         (tmp / "merged.json").write_text(json.dumps({"base_sha256": source.sha256, "delta_sha256": sha}) + "\n")
         try:
             os.replace(tmp, out)
