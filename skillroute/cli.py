@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +13,15 @@ import click
 
 from .errors import SkillrouteError
 
-DEFAULT_DIRS = ("skills", ".claude/skills", "~/.claude/skills")
-
-
-def default_skill_dirs() -> list[str]:
-    """``$SKILLROUTE_SKILLS`` (os.pathsep-separated), else those of ./skills, ./.claude/skills, ~/.claude/skills that exist."""
-    env = os.environ.get("SKILLROUTE_SKILLS")
-    if env:
-        return [p for p in env.split(os.pathsep) if p]
-    found = [d for d in DEFAULT_DIRS if Path(d).expanduser().is_dir()]
-    if not found:
-        raise click.UsageError("no skill directory found: pass --skills DIR (tried ./skills, ./.claude/skills, "
-                               "~/.claude/skills)")
-    return found
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 class _Group(click.Group):
     """Print skillroute's own errors as `Error: Name: message` on stderr and exit 1, without a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        warnings.showwarning = _show_warning  # one plain line per warning, not Python's file:line format
         try:
             return super().invoke(ctx)
         except SkillrouteError as exc:
@@ -38,10 +29,26 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
+def _remember_strict(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta["skillroute.strict"] = value
+
+
+def strict_option(f):
+    return click.option("--strict", is_flag=True, expose_value=False, callback=_remember_strict,
+                        help="Fail on the first bad SKILL.md (default: leave it out with one warning).")(f)
+
+
 def skills_option(f):
     return click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
-                        help="A skill directory (<dir>/<name>/SKILL.md); repeatable. "
-                             "Default: ./skills, ./.claude/skills and ~/.claude/skills that exist.")(f)
+                        help="A skill directory, searched at any depth for SKILL.md (plugins and marketplaces "
+                             "too); repeatable, the first wins a name. Default: $SKILLROUTE_SKILLS, else "
+                             "./skills, ~/.claude/skills and ./.claude/skills that exist.")(f)
+
+
+def catalog_dirs(skill_dirs: tuple[str, ...]) -> list:
+    from .catalog import default_skill_dirs
+
+    return list(skill_dirs) or default_skill_dirs()
 
 
 def backend_option(f):
@@ -51,11 +58,17 @@ def backend_option(f):
                                                       "the packaged all-MiniLM-L6-v2).")(f)
 
 
-def make_router(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, **kwargs: Any):
+def _strict() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get("skillroute.strict", False))
+
+
+def make_router(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, strict: bool | None = None,
+                **kwargs: Any):
     from .router import Router
 
-    dirs = list(skill_dirs) or default_skill_dirs()
-    return Router.from_path(*dirs, model=model, backend=backend, **kwargs)
+    strict = _strict() if strict is None else strict
+    return Router.from_path(*catalog_dirs(skill_dirs), model=model, backend=backend, strict=strict, **kwargs)
 
 
 def fitted_option(f):
@@ -108,6 +121,7 @@ def format_decision(d) -> str:
 @click.argument("text", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (one line per prompt in batch mode).")
 @skills_option
+@strict_option
 @backend_option
 @fitted_option
 def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: str | None,
@@ -134,17 +148,20 @@ def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: s
 
 @main.command("skills")
 @skills_option
+@strict_option
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
-def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool) -> None:
-    """List the catalog: each skill's kind and its parsed triggers and rules."""
+@click.option("--verbose", is_flag=True, help="List every skipped file and note (default: the first few).")
+def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool, verbose: bool) -> None:
+    """List the catalog: each skill's kind, where it came from, its parsed triggers and rules."""
     from .catalog import load_catalog
 
-    catalog = load_catalog(*(list(skill_dirs) or default_skill_dirs()))
+    catalog = load_catalog(*catalog_dirs(skill_dirs), strict=_strict())
     if as_json:
         out = [{"name": s.name, "kind": s.kind, "disabled": s.disabled, "path": str(s.path),
                 "triggers": list(s.triggers),
                 "rules": [{"text": r.text, "redirect": r.redirect} for r in s.rules]} for s in catalog]
-        click.echo(json.dumps({"skills": out, "warnings": list(catalog.warnings)}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"skills": out, "errors": [str(e) for e in catalog.errors],
+                               "warnings": list(catalog.warnings)}, ensure_ascii=False, indent=2))
         return
     for s in catalog:
         flag = " (disabled: explicit invocation only)" if s.disabled else ""
@@ -153,12 +170,19 @@ def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"  + {t}")
         for r in s.rules:
             click.echo(f"  - not: {r.text}" + (f"  → {r.redirect}" if r.redirect else ""))
-    for w in catalog.warnings:
-        click.echo(f"warning: {w}", err=True)
+    click.echo(f"{len(catalog)} skills ({len(catalog.exclusive)} exclusive, {len(catalog.additive)} additive)", err=True)
+    if verbose:
+        for e in catalog.errors:
+            click.echo(f"left out: {e}", err=True)
+        for w in catalog.warnings:
+            click.echo(f"warning: {w}", err=True)
+    elif catalog.problems():
+        click.echo(f"warning: {catalog.problems()}", err=True)
 
 
 @main.command()
 @skills_option
+@strict_option
 @backend_option
 @click.option("--quantize", is_flag=True, help="Also make the int8 (dynamically quantised) ONNX export.")
 def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, quantize: bool) -> None:
@@ -181,6 +205,7 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
 
 @main.command("eval")
 @skills_option
+@strict_option
 @backend_option
 @click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True,
               help="Labelled prompts (JSONL, ROSTER.md format).")
@@ -239,6 +264,7 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @skills_option
+@strict_option
 @backend_option
 @fitted_option
 def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) -> None:
@@ -292,7 +318,7 @@ def lint(skill_dirs, strict, budget, as_json, model, backend) -> None:
     from .authoring import lint as lint_fn
     from .encoder import load_encoder
 
-    findings, _ = lint_fn(list(skill_dirs) or default_skill_dirs(), load_encoder(model, backend), budget=budget)
+    findings, _ = lint_fn(catalog_dirs(skill_dirs), load_encoder(model, backend), budget=budget)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=1))
     else:
@@ -355,6 +381,7 @@ def compare(catalog_a, catalog_b, data, split, use_fitted, json_path, model, bac
 @main.command("tune")
 @click.argument("skill")
 @skills_option
+@strict_option
 @backend_option
 @click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True,
               help="Labelled prompts (JSONL); lines of the test split are skipped, never read for tuning.")
@@ -473,6 +500,7 @@ def _print_tune(res, seconds: float) -> None:
 
 @main.command()
 @skills_option
+@strict_option
 @backend_option
 @fitted_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
@@ -487,16 +515,19 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
         raise click.ClickException("the server needs uvicorn and starlette: pip install uvicorn starlette") from exc
     from .server import create_app
 
-    dirs = list(skill_dirs) or default_skill_dirs()
+    dirs = catalog_dirs(skill_dirs)
     fitted = _fitted_arg(fitted_dir, zero_shot)
-    app = create_app(dirs, lambda d: make_router(tuple(d), model, backend, fitted=fitted), reload_interval)
+    strict = _strict()
+    app = create_app(dirs, lambda d: make_router(tuple(d), model, backend, strict=strict, fitted=fitted),
+                     reload_interval)
     click.echo(f"skillroute serving {len(app.state.holder.router.catalog)} skills on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @main.command()
 @click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="Skill directory; default: the project's .claude/skills and ~/.claude/skills.")
+              help="Skill directory, repeatable; default: as `route` finds it from the prompt's working folder "
+                   "($SKILLROUTE_SKILLS, else ./skills, ~/.claude/skills, ./.claude/skills).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Say nothing below this confidence.")
 @click.option("--server", default=None, help="A running `skillroute serve` (default: $SKILLROUTE_SERVER or "
@@ -520,6 +551,7 @@ def hook(skill_dirs, threshold, server, log_path) -> None:
 
 @main.command("fit")
 @skills_option
+@strict_option
 @backend_option
 @click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True)
 @click.option("--split", type=click.Choice(["train", "all"]), default="train", show_default=True,
@@ -663,3 +695,31 @@ def _print_summary(r: dict, quiet: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--since", type=click.DateTime(), default=None, help="Only prompts typed on or after this date.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write JSONL here (default: stdout).")
+def harvest(paths: tuple[str, ...], since, out_path: str | None) -> None:
+    """Extract the prompts you typed from agent logs: Claude Code transcripts (default: ~/.claude/projects),
+    aider's .aider.input.history, SpecStory and Cursor exports. Nothing leaves the machine; keys are masked."""
+    from .harvest import harvest as harvest_fn
+
+    roots = list(paths) or [str(Path.home() / ".claude" / "projects")]
+    if not paths and not Path(roots[0]).is_dir():
+        raise click.UsageError(f"no Claude Code history at {roots[0]}; give the log files or folders to read")
+    out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115 - stdout is not ours
+    n = labelled = 0
+    try:
+        for turn in harvest_fn(roots, since=since):
+            row = turn.to_json()
+            row["skill"] = row.pop("label", None)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+            labelled += row["skill"] is not None
+    finally:
+        if out_path:
+            out.close()
+    click.echo(f"{n} prompts ({labelled} with the skill the host used or the user named)", err=True)

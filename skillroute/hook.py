@@ -47,14 +47,12 @@ def _via_server(url: str, prompt: str) -> dict[str, Any] | None:
         return None  # no server: route in-process
 
 
-def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list[str]:
-    if dirs:
-        return dirs
-    cwd = Path(payload.get("cwd") or os.getcwd())
-    found = [str(p) for p in (cwd / ".claude" / "skills", Path.home() / ".claude" / "skills") if p.is_dir()]
-    if not found:
-        raise FileNotFoundError(f"no skill directory under {cwd}/.claude/skills or ~/.claude/skills")
-    return found
+def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list:
+    """The catalog `skillroute route` would read from the prompt's working folder."""
+    from .catalog import default_skill_dirs
+
+    cwd = payload.get("cwd")
+    return dirs or default_skill_dirs(cwd if isinstance(cwd, str) and os.path.isdir(cwd) else None)
 
 
 def run_hook(stdin_text: str, *, dirs: list[str], threshold: float, log_path: Path,
@@ -69,9 +67,15 @@ def run_hook(stdin_text: str, *, dirs: list[str], threshold: float, log_path: Pa
         decision = _via_server(server, prompt) if server else None
         source = "server"
         if decision is None:
+            import warnings
+
             from .router import Router
 
-            decision = Router.from_path(*_skill_dirs(payload, dirs)).route(prompt).to_dict()
+            with warnings.catch_warnings(record=True) as caught:  # stdout is the host's; notes go to the log
+                warnings.simplefilter("always")
+                decision = Router.from_path(*_skill_dirs(payload, dirs)).route(prompt).to_dict()
+            for w in dict.fromkeys(str(c.message) for c in caught):
+                _log(log_path, f"warning {w}")
             source = "in-process"
         out = hook_output(decision, threshold)
         _log(log_path, f"ok {source} {decision.get('skill')} {decision.get('confidence')} "

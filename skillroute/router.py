@@ -148,15 +148,19 @@ class Router:
 
     @classmethod
     def from_path(cls, *dirs: str | os.PathLike[str], encoder: Encoder | None = None, model: str | None = None,
-                  backend: str | None = None, lenient: bool = False, fitted: str | os.PathLike[str] | None = "auto",
+                  backend: str | None = None, strict: bool = False, fitted: str | os.PathLike[str] | None = "auto",
                   **kwargs: Any) -> Router:
         """Load the catalog in ``dirs``; route with ``encoder``, else the named (or default) model and backend.
 
+        A bad SKILL.md is left out with one warning (``strict=True`` raises instead; see ``load_catalog``).
         ``fitted``: "auto" uses the artifact the first directory ships in ``.skillroute/fitted`` when it was
         fitted on this model (else routes zero-shot, with a warning); a folder loads that artifact (an error
         when it does not match); None routes zero-shot from the descriptions alone.
         """
-        catalog = load_catalog(*dirs, lenient=lenient)
+        catalog = load_catalog(*dirs, strict=strict)
+        problems = catalog.problems()
+        if problems:
+            warnings.warn(problems, stacklevel=2)
         router = cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
         if fitted == "auto":
             shipped = Path(dirs[0]).expanduser() / FITTED_SUBDIR

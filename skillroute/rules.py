@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Rule", "ParsedDescription", "parse_description", "split_sentences"]
+__all__ = ["Rule", "ParsedDescription", "parse_description", "split_sentences", "strip_boilerplate"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,25 @@ _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'(.+?)'(?!\w)")
 _LEADS = re.compile(
     r"^(?:requests? to|asking to|asked to|questions? about|requests? for|tasks? like)\s+", re.IGNORECASE
 )
+# Lead-ins that say "this is a trigger" rather than what triggers it: "Use this skill when the user asks to …",
+# "This skill should be used when …", "Triggers on tasks involving …". They are common to every skill of a
+# catalog, so in a facet they only pull unrelated skills together; the facet keeps what follows them.
+_BOILERPLATE = re.compile(
+    r"^(?:(?:you|claude|the agent|agents?)\s+(?:should|must|can|may)\s+(?:always\s+)?(?:use|invoke|load)\s+"
+    r"(?:this|it)(?:\s+skill)?|this skill (?:should|must|can|may) be (?:used|invoked|loaded|activated)|"
+    r"(?:use|invoke|load|activate|apply)(?:\s+(?:this skill|this|it|me))?(?=\s+(?:whenever|when|if|any\s?time|"
+    r"for|before|after|while|during|on)\b)|triggers?(?:\s+(?:on|for|when))?(?:\s+tasks?\s+involving)?|"
+    r"(?:when|whenever)\s+(?:claude|the agent|you)\s+(?:needs?|wants?)\s+to)"
+    r"\s*(?:whenever|when(?:ever)?|if|any\s?time|for|before|after|while|during|on)?\s*(?:that\s+)?",
+    re.IGNORECASE,
+)
+_ACTOR = re.compile(
+    r"^(?:the user|users|a user|someone|you)\s+(?:explicitly\s+)?(?:asks?|wants?|needs?|requests?|mentions?)"
+    r"(?:\s+(?:to|for|about))?\s+",
+    re.IGNORECASE,
+)
+# the lead of a tail negation that names a kind of request ("— not asking to build …", ", not a request to …")
+_REQUEST_LEAD = re.compile(r"^(?:asking|a request|requests?|for|when|used for)\b", re.IGNORECASE)
 _LIST_LEAD = re.compile(
     r"^.*?(?::\s+|\s[—–]\s+(?:whether it's\s+)?|\b(?:for|like|include|including|such as)\s+)", re.IGNORECASE
 )
@@ -152,15 +171,32 @@ def _positive_facets(sentence: str) -> list[str]:
     return facets
 
 
+def strip_boilerplate(sentence: str) -> str:
+    """A trigger sentence without its "Use this skill when the user asks to" lead-in ("" if nothing is left)."""
+    if re.fullmatch(r"(?:use|invoke|load|activate|apply)\s+(?:this skill|this|it|me)\W*", sentence, re.IGNORECASE):
+        return ""
+    m = _BOILERPLATE.match(sentence)
+    if not m or m.end() == 0:
+        return sentence
+    rest = _ACTOR.sub("", sentence[m.end():], count=1).strip(" ,:;-—–")
+    return rest if len(rest.split()) >= 1 and re.search(r"\w", rest) else ""
+
+
 def parse_description(text: str, skill_names: Iterable[str] = ()) -> ParsedDescription:
     """Parse a description into trigger facets and negative rules.
 
-    ``skill_names`` lets an item that names a catalog skill ("requests to … review") redirect to it.
+    ``skill_names`` lets an item that names a catalog skill ("requests to … review") redirect to it. A tail
+    such as ", not performative agreement" is a rule only where the description uses the do/don't convention
+    (a "Do NOT …"/"Not for …" sentence or a "→ skill" redirect) or the tail names a kind of request ("— not
+    asking to build …"); elsewhere it is a contrast inside a trigger, and stays out of both.
     """
     names = skill_names if isinstance(skill_names, frozenset) else frozenset(skill_names)
+    sentences = split_sentences(text)
+    convention = _ARROW.search(text) is not None or any(
+        _NEG_START.match(s) or _NOT_FOR.match(s) for s in sentences)
     triggers: list[str] = []
     rules: list[Rule] = []
-    for sentence in split_sentences(text):
+    for sentence in sentences:
         core = sentence.rstrip(".!")
         m = _NEG_START.match(core) or _NOT_FOR.match(core)
         if m:
@@ -168,9 +204,12 @@ def parse_description(text: str, skill_names: Iterable[str] = ()) -> ParsedDescr
             continue
         tm = _TAIL_NEG.match(core)
         if tm and len(tm.group("pos").split()) >= 3:
-            rules.extend(_negative_items(tm.group("neg"), sentence, names))
+            if convention or _REQUEST_LEAD.match(tm.group("neg")):
+                rules.extend(_negative_items(tm.group("neg"), sentence, names))
             core = tm.group("pos").strip()
-        triggers.extend(_positive_facets(core))
+        core = strip_boilerplate(core)
+        if core:
+            triggers.extend(_positive_facets(core))
     seen: set[str] = set()
     unique = []
     for t in triggers:

@@ -1,9 +1,7 @@
-import warnings
-
 import pytest
 
 from skillroute import CatalogError, load_catalog
-from skillroute.catalog import read_skill_file
+from skillroute.catalog import default_skill_dirs, read_skill_file
 
 from .conftest import SKILLS, write_skill
 
@@ -49,7 +47,8 @@ def test_unknown_keys_kept_and_disabled(tmp_path):
     ("---\nname: other\ndescription: hi\n---\n", 2, "differs from its folder"),
     ("---\nname: bad\ndescription: ''\n---\n", 3, "non-empty string 'description'"),
     ("---\nname: bad\ndescription: " + "x" * 1100 + "\n---\n", 3, "over the 1024"),
-    ("---\nname: bad\ndescription: hi\nmetadata: [1, 2]\n---\n", 4, "'metadata' must map"),
+    ("---\nname: bad\ndescription: hi\nmetadata: [1, 2]\n---\n", 4, "'metadata' must be a mapping"),
+    ("---\nname: bad\ndescription: hi\nmetadata:\n  updated: 2026-03-06\n---\n", 4, "metadata key 'updated'"),
     ("---\nname: bad\ndescription: hi\nmetadata:\n  skillroute-kind: both\n---\n", 4, "skillroute-kind"),
     ("---\nname: bad\ndescription: hi\ndisable-model-invocation: maybe\n---\n", 4, "true or false"),
 ])
@@ -59,7 +58,7 @@ def test_bad_skill_files_name_file_and_line(tmp_path, content, line, fragment):
     f = d / "SKILL.md"
     f.write_text(content)
     with pytest.raises(CatalogError) as info:
-        load_catalog(tmp_path)
+        load_catalog(tmp_path, strict=True)
     err = info.value
     assert fragment in str(err)
     assert err.path == f and str(f) in str(err)
@@ -87,23 +86,93 @@ def test_lenient_loads_good_skills_and_reports_bad(tmp_path):
     write_skill(tmp_path, "good", "Use for good things.")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "SKILL.md").write_text("nothing")
-    c = load_catalog(tmp_path, lenient=True)
+    c = load_catalog(tmp_path)  # lenient is the default
     assert c.names == ["good"]
     assert len(c.errors) == 1 and "broken" in str(c.errors[0])
+    assert "1 skill(s) left out" in c.problems() and "broken/SKILL.md:1" in c.problems()
+    with pytest.raises(CatalogError, match="no YAML frontmatter"):
+        load_catalog(tmp_path, strict=True)
 
 
-def test_first_directory_wins_with_a_warning(tmp_path):
+def test_lenient_repairs_what_a_host_still_loads(tmp_path):
+    """Each repair is kept in the skill's notes, naming file, line and field; the skill routes."""
+    files = {
+        "renamed": "---\nname: other-name\ndescription: Use for renamed things.\n---\n",
+        "long": "---\nname: long\ndescription: " + "word " * 260 + "\n---\n",
+        "nameless": "---\ndescription: Use for nameless things.\n---\n",
+        "bodyonly": "---\nname: bodyonly\n---\n# Title\n\nConverts spreadsheets to charts.\n\nMore.\n",
+        "dated": "---\nname: dated\ndescription: Use for dated things.\nmetadata:\n  updated: 2026-03-06\n"
+                 "  tags: [a, b]\n  skillroute-kind: additive\n---\n",
+        "pretty-name": "---\nname: Pretty Name\ndescription: Use for pretty things.\n---\n",
+    }
+    for folder, text in files.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "SKILL.md").write_text(text)
+    c = load_catalog(tmp_path)
+    assert c.errors == ()
+    assert sorted(c.names) == ["bodyonly", "dated", "long", "nameless", "other-name", "pretty-name"]
+    assert len(c["long"].description) <= 1024
+    assert c["bodyonly"].description == "Converts spreadsheets to charts."
+    assert c["dated"].kind == "additive"  # its own key still read beside values it ignores
+    notes = " ".join(c.warnings)
+    for fragment in ("renamed/SKILL.md:2: name 'other-name' differs", "long/SKILL.md:3: description is",
+                     "nameless/SKILL.md:2: frontmatter has no 'name'", "bodyonly/SKILL.md:2: frontmatter has no "
+                     "'description'", "pretty-name/SKILL.md:2: name 'Pretty Name' breaks", "routed as 'pretty-name'"):
+        assert fragment in notes, fragment
+    assert "dated" not in notes  # metadata it does not read is no problem
+
+
+def test_unreadable_yaml_values_name_the_file(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "SKILL.md").write_text("---\nname: bad\ndescription: hi\nupdated: 2024-02-30\n---\n")
+    write_skill(tmp_path, "good", "Use for good things.")
+    c = load_catalog(tmp_path)
+    assert c.names == ["good"] and "bad/SKILL.md" in str(c.errors[0])
+
+
+def test_discovery_at_any_depth_like_claude_code(tmp_path):
+    """Plugins, marketplaces and nested catalogs are found; a skill's own subfolders are resources."""
+    write_skill(tmp_path / "plugins" / "db" / "skills", "postgres", "Use for Postgres schemas.")
+    write_skill(tmp_path / "plugins" / "sec" / "skills", "threats", "Use for threat models.")
+    write_skill(tmp_path / "deep" / "a" / "b" / "c", "deep-one", "Use for deep things.")
+    write_skill(tmp_path / "plugins" / "db" / "skills" / "postgres" / "examples", "inner", "Use for examples.")
+    write_skill(tmp_path / "node_modules" / "pkg", "vendored", "Use for vendored things.")
+    write_skill(tmp_path / ".git" / "x", "gitted", "Use for git internals.")
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "again").symlink_to(tmp_path, target_is_directory=True)  # a link loop ends
+    c = load_catalog(tmp_path)
+    assert sorted(c.names) == ["deep-one", "postgres", "threats"]
+    assert c.warnings == ()  # the loop's second view of the same skills is not a duplicate
+    assert load_catalog(tmp_path / "plugins" / "db" / "skills" / "postgres").names == ["postgres"]
+
+
+def test_first_directory_wins_with_one_note(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     write_skill(a, "dup", "Use for the first.")
     write_skill(b, "dup", "Use for the second.")
     write_skill(b, "other", "Use for other things.")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        c = load_catalog(a, b)
+    c = load_catalog(a, b)
     assert c["dup"].description == "Use for the first."
     assert "other" in c
-    msg = " ".join(str(w.message) for w in caught)
-    assert str(a / "dup" / "SKILL.md") in msg and str(b / "dup" / "SKILL.md") in msg
+    assert len(c.warnings) == 1
+    assert str(a / "dup" / "SKILL.md") in c.warnings[0] and str(b / "dup" / "SKILL.md") in c.warnings[0]
+
+
+def test_default_dirs_follow_claude_code_precedence(tmp_path, monkeypatch):
+    home, project = tmp_path / "home", tmp_path / "project"
+    write_skill(home / ".claude" / "skills", "shared", "Use for the personal version.")
+    write_skill(project / ".claude" / "skills", "shared", "Use for the project version.")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SKILLROUTE_SKILLS", raising=False)
+    dirs = default_skill_dirs(project)
+    assert dirs == [home / ".claude" / "skills", project / ".claude" / "skills"]
+    assert load_catalog(*dirs)["shared"].description == "Use for the personal version."
+    monkeypatch.setenv("SKILLROUTE_SKILLS", str(project / ".claude" / "skills"))
+    assert default_skill_dirs(project) == [project / ".claude" / "skills"]
+    monkeypatch.delenv("SKILLROUTE_SKILLS")
+    monkeypatch.setenv("HOME", str(tmp_path / "nohome"))
+    with pytest.raises(CatalogError, match=r"SKILLROUTE_SKILLS"):
+        default_skill_dirs(tmp_path / "empty")
 
 
 def test_missing_directory_and_empty_directory(tmp_path):

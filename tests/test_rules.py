@@ -73,13 +73,49 @@ def test_redirect_forms():
     p = parse_description("Use for alpha. Do NOT use for beta (→ b), gamma (-> c), or delta — use d for that.",
                           ["b", "c", "d"])
     assert [(r.text, r.redirect) for r in p.rules] == [("beta", "b"), ("gamma", "c"), ("delta", "d")]
-    assert p.triggers == ("Use for alpha",)
+    assert p.triggers == ("alpha",)  # "Use for" is boilerplate
 
 
-def test_tail_negation_is_split_off():
-    p = parse_description("The signal is that the user wants a file, not just a chat.")
-    assert p.triggers == ("The signal is that the user wants a file",)
-    assert [r.text for r in p.rules] == ["just a chat"]
+def test_tail_negation_is_a_rule_only_in_the_do_dont_convention():
+    with_convention = parse_description("The signal is that the user wants a file, not just a chat. "
+                                        "Do NOT use for slides.")
+    assert with_convention.triggers == ("The signal is that the user wants a file",)
+    assert [r.text for r in with_convention.rules] == ["just a chat", "slides"]
+    # a contrast in a description that never uses the convention is no rule ("not performative agreement")
+    contrast = parse_description("Use when receiving review feedback, before acting on it - requires rigor and "
+                                 "verification, not performative agreement")
+    assert contrast.rules == ()
+    assert contrast.triggers == ("receiving review feedback, before acting on it - requires rigor and verification",)
+    # unless the tail names a kind of request
+    request = parse_description("Helps weigh options for a choice the user faces — not asking to build anything")
+    assert [r.text for r in request.rules] == ["build anything"]
+
+
+@pytest.mark.parametrize("sentence, facet", [
+    ("Use this skill when the user asks to create a poster or a flyer.", "create a poster or a flyer"),
+    ("This skill should be used when writing or refactoring React code.", "writing or refactoring React code"),
+    ("You should use this skill when the user wants to merge PDFs.", "merge PDFs"),
+    ("Triggers on tasks involving Terraform modules.", "Terraform modules"),
+    ("When Claude needs to fill a PDF form.", "fill a PDF form"),
+    ("Use Playwright to test the pages.", "Use Playwright to test the pages"),  # an instruction, not boilerplate
+])
+def test_boilerplate_lead_ins_leave_the_trigger(sentence, facet):
+    assert parse_description(sentence).triggers[0] == facet
+
+
+def test_a_pure_boilerplate_sentence_is_no_facet():
+    assert parse_description("Converts audio to text. Use this skill.").triggers == ("Converts audio to text",)
+
+
+def test_a_sentence_shared_by_many_skills_is_left_out(tmp_path):
+    from skillroute import load_catalog
+
+    from .conftest import write_skill
+
+    for name, topic in [("mail-a", "Gmail"), ("mail-b", "Outlook"), ("mail-c", "Zoho Mail")]:
+        write_skill(tmp_path, name, f"Automate {topic} tasks. Always search tools first for current schemas.")
+    c = load_catalog(tmp_path)
+    assert c["mail-b"].triggers == ("Automate Outlook tasks",)
 
 
 def test_sentence_split_keeps_quotes():
