@@ -71,17 +71,41 @@ class Finding:
         return asdict(self)
 
 
+# what a template or an unfinished skill says instead of a description
+_PLACEHOLDER = re.compile(r"\b(?:replace (?:this )?with|todo|tbd|lorem ipsum|description goes here|"
+                          r"describe (?:what|when) (?:this|the) skill|your description)\b|^\W*$|^\[.*\]$", re.IGNORECASE)
+
+
 def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: float = 0.92,
-         budget: int = DEFAULT_LISTING_BUDGET) -> tuple[list[Finding], Catalog]:
-    """Format rules (Agent Skills) and routing findings for the catalog in ``dirs``."""
-    catalog = load_catalog(*dirs, lenient=True)
+         budget: int = DEFAULT_LISTING_BUDGET, conventions: bool = False) -> tuple[list[Finding], Catalog]:
+    """Format rules (Agent Skills) and routing findings for the catalog in ``dirs``.
+
+    ``conventions`` adds the notes on this project's do/don't convention (a skill with no "Do NOT … (→ x)"
+    rule), which the Agent Skills format does not ask for.
+    """
+    catalog = load_catalog(*dirs)
     out: list[Finding] = []
     for err in catalog.errors:
         out.append(Finding("error", str(err.path), err.reason + (f" (line {err.line})" if err.line else ""),
                            "fix the frontmatter so the skill loads", "format"))
+    for note in catalog.warnings:
+        if " is defined twice: " in note:
+            out.append(Finding("warning", note.split(": ", 1)[0] if note.startswith("/") else "", note,
+                               "rename one of the two skills", "duplicate"))
     names = set(catalog.names)
     for s in catalog:
         p = str(s.path)
+        for note in s.notes:  # loaded, but breaks the Agent Skills format that hosts validate
+            out.append(Finding("error", p, note.split(": ", 1)[1] if note.startswith(p) else note,
+                               "fix the frontmatter; hosts that validate the format reject this skill", "format"))
+        if _PLACEHOLDER.search(s.description):
+            out.append(Finding("warning", p, f"the description looks like a placeholder: \"{s.description[:80]}\"",
+                               "write what the skill does and when to use it; a placeholder wins random routes",
+                               "placeholder"))
+        if not s.triggers:
+            out.append(Finding("error", p, "the description holds no positive trigger (only rules or boilerplate); "
+                               "the skill is left out of routing",
+                               "say what the skill is for before saying what it is not for", "no-trigger"))
         if re.search(r"[<>]", s.description):
             arrow = "->" in s.description
             out.append(Finding("error", p, "the description contains '<' or '>', which skill-creator's validator "
@@ -95,7 +119,7 @@ def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: flo
             out.append(Finding("info", p, f"long description ({len(s.description)} characters, "
                                f"{len(s.triggers)} facets): facets dilute each other",
                                "keep the distinguishing triggers; move detail to the SKILL.md body", "length"))
-        if not s.rules and s.kind == "exclusive":
+        if conventions and not s.rules and s.kind == "exclusive":
             out.append(Finding("info", p, "no 'Do NOT use for … (→ other-skill)' rule",
                                "name the neighbouring requests this skill must leave to another skill", "no-rules"))
     if encoder is not None and len(catalog):
@@ -119,6 +143,8 @@ def _overlaps(catalog: Catalog, encoder, overlap: float, duplicate: float) -> li
         for j in np.flatnonzero(sims[i, i + 1:] >= min(overlap, duplicate)) + i + 1:
             (a, ta), (b, tb) = facets[i], facets[j]
             sim = float(sims[i, j])
+            if ta.lower() == tb.lower() and a.name != b.name:
+                continue  # the same sentence in two descriptions: reported once, below
             if a.name == b.name:
                 if sim >= duplicate and not (ta.startswith(tb) or tb.startswith(ta)):  # a sentence and its list
                     out.append(Finding("info", str(a.path), f"near-duplicate facets ({sim:.2f}): \"{ta}\" / \"{tb}\"",
@@ -134,6 +160,15 @@ def _overlaps(catalog: Catalog, encoder, overlap: float, duplicate: float) -> li
                 ("" if distinguished else "; no rule tells the two apart"),
                 "a rule separates them already" if distinguished else
                 f"add 'Do NOT use for … (→ {b.name})' here, or the reverse in {b.name}", "overlap"))
+    shared: dict[str, set[str]] = {}
+    for sk, t in facets:
+        shared.setdefault(t.lower(), set()).add(sk.name)
+    for text, owners in shared.items():
+        if len(owners) >= 2:
+            out.append(Finding("info", "", f"{len(owners)} skills share the trigger \"{text[:80]}\" "
+                               f"({', '.join(sorted(owners)[:5])}{', …' if len(owners) > 5 else ''})",
+                               "a shared sentence tells none of them apart; keep each skill's own words",
+                               "shared-facet"))
     return out
 
 

@@ -312,18 +312,29 @@ def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) ->
 @click.option("--budget", type=click.IntRange(100), default=8000, show_default=True,
               help="Characters the host gives the whole skill listing (~1%% of the context window).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--conventions", is_flag=True, help="Also note skills without a 'Do NOT use for … (→ other)' rule "
+              "(skillroute's convention, not the format's).")
+@click.option("--verbose", is_flag=True, help="Print every finding (default: at most 5 of each kind, then a count).")
 @backend_option
-def lint(skill_dirs, strict, budget, as_json, model, backend) -> None:
+def lint(skill_dirs, strict, budget, as_json, conventions, verbose, model, backend) -> None:
     """Check descriptions: Agent Skills format, hosts' characters and budget, overlapping triggers, redirects."""
     from .authoring import lint as lint_fn
     from .encoder import load_encoder
 
-    findings, _ = lint_fn(catalog_dirs(skill_dirs), load_encoder(model, backend), budget=budget)
+    findings, _ = lint_fn(catalog_dirs(skill_dirs), load_encoder(model, backend), budget=budget,
+                          conventions=conventions)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=1))
     else:
+        shown: dict[tuple[str, str], int] = {}
         for f in findings:
-            click.echo(f"{f.severity:7} {f.path}: {f.message}\n        → {f.suggestion}")
+            key = (f.severity, f.code)
+            shown[key] = shown.get(key, 0) + 1
+            if verbose or shown[key] <= 5:
+                click.echo(f"{f.severity:7} {f.path}: {f.message}\n        → {f.suggestion}")
+        for (severity, code), n in shown.items():
+            if not verbose and n > 5:
+                click.echo(f"{severity:7} … and {n - 5} more '{code}' findings (--verbose lists them all)")
         counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
         click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes")
     if any(f.severity == "error" for f in findings) or (strict and any(f.severity == "warning" for f in findings)):
@@ -528,8 +539,8 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
 @click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Skill directory, repeatable; default: as `route` finds it from the prompt's working folder "
                    "($SKILLROUTE_SKILLS, else ./skills, ~/.claude/skills, ./.claude/skills).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Say nothing below this confidence.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.7, show_default=True,
+              help="Say nothing below this confidence (0.7: measured so that few wrong picks reach it).")
 @click.option("--server", default=None, help="A running `skillroute serve` (default: $SKILLROUTE_SERVER or "
                                              "http://127.0.0.1:8765; 'none' to always route in-process).")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,

@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["run_hook", "hook_output", "DEFAULT_THRESHOLD"]
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.7  # measured: 4 % of wrong zero-shot picks on unseen public catalogs reach it (README)
 SERVER_TIMEOUT_S = 2.0
 
 

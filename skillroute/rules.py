@@ -209,7 +209,7 @@ def parse_description(text: str, skill_names: Iterable[str] = ()) -> ParsedDescr
             core = tm.group("pos").strip()
         core = strip_boilerplate(core)
         if core:
-            triggers.extend(_positive_facets(core))
+            triggers.extend(f for f in _positive_facets(core) if strip_boilerplate(f))
     seen: set[str] = set()
     unique = []
     for t in triggers:

@@ -264,7 +264,8 @@ class _Scorer:
         n, s_count = len(self.gold), len(spec.names)
         parts = [self._facets(ts) for ts in spec.triggers]
         facet_start = np.cumsum([0] + [len(ts) for ts in spec.triggers])
-        trig = np.stack([p[0] for p in parts], 1) + r.lexical_weight * self._lex.score(spec.triggers)
+        lexical = self._lex.score([(*ts, n.replace("-", " ")) for ts, n in zip(spec.triggers, spec.names, strict=True)])  # as router._lexical_document
+        trig = np.stack([p[0] for p in parts], 1) + r.lexical_weight * lexical
         best = np.stack([p[1] for p in parts], 1)
         best_facet = np.stack([p[2] for p in parts], 1) + facet_start[:-1][None, :]
         scores = trig.copy()

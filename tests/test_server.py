@@ -123,7 +123,7 @@ def run_hook_cli(args, payload, tmp_path):
 
 
 def test_hook_in_process_end_to_end(tmp_path):
-    out, log = run_hook_cli(["--skills", str(SKILLS), "--server", "none"], PAYLOAD, tmp_path)
+    out, log = run_hook_cli(["--skills", str(SKILLS), "--server", "none", "--threshold", "0.4"], PAYLOAD, tmp_path)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     ctx = data["hookSpecificOutput"]["additionalContext"]
@@ -134,7 +134,7 @@ def test_hook_in_process_end_to_end(tmp_path):
 
 def test_hook_through_the_server(server, tmp_path):
     url, _ = server
-    out, log = run_hook_cli(["--server", url], PAYLOAD, tmp_path)
+    out, log = run_hook_cli(["--server", url, "--threshold", "0.4"], PAYLOAD, tmp_path)
     assert out.returncode == 0 and "`fix`" in out.stdout
     assert "ok server fix" in log.read_text()
 
