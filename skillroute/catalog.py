@@ -203,6 +203,9 @@ class Catalog:
         object.__setattr__(self, "_by_name", {s.name: s for s in parsed})
         notes = list(self.warnings)
         for s in parsed:
+            if not s.triggers:
+                notes.append(f"{s.path}: the description holds no positive trigger, only rules or boilerplate; "
+                             "the skill is left out of routing (still invocable as /" + s.name + ")")
             for rule in s.rules:
                 if rule.redirect and rule.redirect not in names:
                     notes.append(f"{s.path}: rule '{rule.text}' redirects to '{rule.redirect}', "

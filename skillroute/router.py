@@ -405,13 +405,14 @@ class Router:
             for sk in skills:
                 facet_groups.append(list(range(len(facet_text), len(facet_text) + len(sk.triggers))))
                 facet_text.extend(sk.triggers)
-                rule_groups.append(list(range(len(rule_text), len(rule_text) + len(sk.rules))))
-                rule_text.extend(r.phrase for r in sk.rules)
-                redirects.extend(pos.get(r.redirect, -1) if r.redirect else -1 for r in sk.rules)
+                rules = sk.rules if sk.triggers else ()  # a skill with no trigger is not routed: its rules neither
+                rule_groups.append(list(range(len(rule_text), len(rule_text) + len(rules))))
+                rule_text.extend(r.phrase for r in rules)
+                redirects.extend(pos.get(r.redirect, -1) if r.redirect else -1 for r in rules)
             anchors = list(self.none_anchors)
             vecs = EmbeddingCache(enc, self.cache_folder).embed(facet_text + rule_text + anchors)
             nf, nr = len(facet_text), len(rule_text)
-            routable = [i for i, sk in enumerate(skills) if not sk.disabled]
+            routable = [i for i, sk in enumerate(skills) if not sk.disabled and sk.triggers]
             self._index = _Index(
                 names=names,
                 exclusive=np.array([i for i in routable if skills[i].kind == "exclusive"], dtype=np.int64),

@@ -151,3 +151,24 @@ def test_shortlist(router):
     assert len(top) == 3 and top[0][0] == "review"
     with pytest.raises(ValueError):
         router.shortlist("x", 0)
+
+
+def test_a_rule_only_description_is_left_out_not_taking_over(tmp_path, encoder):
+    """Issue: 'Do NOT use for debugging (→ diagnose).' alone gave diagnose +Infinity for every request."""
+    import json
+    import math
+
+    from .conftest import write_skill
+
+    write_skill(tmp_path, "diagnose", "Use when the cause of a failure is unknown and needs investigating.")
+    write_skill(tmp_path, "cook", "Use when the user wants new code written: features, endpoints, refactors.")
+    write_skill(tmp_path, "odd", "Do NOT use for debugging (→ diagnose).")
+    c = load_catalog(tmp_path)
+    assert any("odd/SKILL.md" in w and "no positive trigger" in w for w in c.warnings)
+    r = Router(c, encoder)
+    for text in ["add a CSV export button to the reports page", "why does the cron job run twice since monday?"]:
+        d = r.route(text)
+        assert d.skill != "odd" and all(math.isfinite(s) for _, s in d.ranked)
+        assert 0.0 <= d.confidence <= 1.0
+        json.loads(json.dumps(d.to_dict(), allow_nan=False))
+    assert r.route("/odd please").skill == "odd"  # still invocable by name
