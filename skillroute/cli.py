@@ -207,9 +207,11 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
 @skills_option
 @strict_option
 @backend_option
-@click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True,
-              help="Labelled prompts (JSONL, ROSTER.md format).")
-@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True)
+@click.option("--data", type=click.Path(dir_okay=False), multiple=True, default=("eval/prompts.jsonl",),
+              show_default=True, help="Labelled prompts (JSONL, ROSTER.md format); repeatable: each set is "
+              "reported on its own, in one run.")
+@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True,
+              help="Which lines of each set (a set without splits is read whole).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every figure and decision as JSON.")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write the misroutes as JSONL.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write an HTML report.")
@@ -235,29 +237,44 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
 
     router = make_router(skill_dirs, model, backend, rules=not no_rules, fitted=_fitted_arg(fitted_dir, zero_shot))
     cat = router.catalog
-    skipped: list = []
-    examples = load_examples(data, exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive],
-                             split=split, lenient=lenient, skipped=skipped)
-    if not examples:
-        raise click.UsageError(f"{data}: no examples in split '{split}'")
     mode = "zero-shot" if router.head_ is None else (
         "fitted, fine-tuned encoder" if router.head_.meta.get("adapter") else "fitted")
-    result = RoutingEvaluator(examples, name=f"{Path(data).name}:{split}, {mode}", show_progress=not quiet)(router)
-    result["skipped_lines"] = [str(e) for e in skipped]
-    _print_summary(result, quiet)
-    if cv_folds or lso_groups or baselines:
-        _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setfit, refit_finetune)
-    if json_path:
-        Path(json_path).write_text(json.dumps(result, ensure_ascii=False, indent=1))
-    if errors_path:
-        write_errors(result, errors_path)
-    if report_path:
-        from .report import render_html
+    failed = []
+    for n, path in enumerate(data):
+        skipped: list = []
+        examples = load_examples(path, exclusive=[s.name for s in cat.exclusive],
+                                 additive=[s.name for s in cat.additive], lenient=lenient, skipped=skipped)
+        if any(e.split is not None for e in examples):  # a set without splits is read whole
+            examples = [e for e in examples if split == "all" or e.split == split]
+        part = split if any(e.split for e in examples) else "all"
+        if not examples:
+            raise click.UsageError(f"{path}: no examples in split '{split}'")
+        result = RoutingEvaluator(examples, name=f"{Path(path).name}:{part}, {mode}", show_progress=not quiet)(router)
+        result["skipped_lines"] = [str(e) for e in skipped]
+        _print_summary(result, quiet)
+        if n == 0 and (cv_folds or lso_groups or baselines):
+            _studies(router, path, cat, result, cv_folds, lso_groups, baselines, no_setfit, refit_finetune)
+        suffix = "" if len(data) == 1 else f".{Path(path).stem}"
+        if json_path:
+            Path(_suffixed(json_path, suffix)).write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        if errors_path:
+            write_errors(result, _suffixed(errors_path, suffix))
+        if report_path:
+            from .report import render_html
 
-        Path(report_path).write_text(render_html(result, title=f"skillroute eval: {result['name']}"))
-    if min_accuracy is not None and result["top1"] < min_accuracy:
-        click.echo(f"FAIL: top-1 {result['top1']:.3f} is under --min-accuracy {min_accuracy:.3f}", err=True)
+            Path(_suffixed(report_path, suffix)).write_text(render_html(result, title=f"skillroute eval: "
+                                                                                      f"{result['name']}"))
+        if min_accuracy is not None and result["top1"] < min_accuracy:
+            failed.append(f"{result['name']}: top-1 {result['top1']:.3f}")
+    if failed:
+        click.echo(f"FAIL: under --min-accuracy {min_accuracy:.3f}: " + "; ".join(failed), err=True)
         sys.exit(1)
+
+
+def _suffixed(path: str, suffix: str) -> str:
+    """``report.json`` with suffix ``.real`` → ``report.real.json`` (one output file per data set)."""
+    p = Path(path)
+    return str(p.with_name(p.stem + suffix + p.suffix)) if suffix else path
 
 
 @main.command()

@@ -117,6 +117,24 @@ def test_eval_cli_gate_and_outputs(tmp_path):
     assert r.exit_code == 1 and "under --min-accuracy" in r.output
 
 
+def test_eval_reports_several_sets_in_one_run(tmp_path):
+    """--data is repeatable: a set with splits is cut by --split, a set without (the real dev set) is read whole."""
+    split_set = tmp_path / "written.jsonl"
+    split_set.write_text("\n".join(EVAL.read_text().splitlines()[:30]) + "\n")
+    n_test = sum(json.loads(line)["split"] == "test" for line in split_set.read_text().splitlines())
+    plain = tmp_path / "real.jsonl"
+    plain.write_text("\n".join(json.dumps({"prompt": p, "skill": s}) for p, s in [
+        ("why does the list re-render on every keystroke?", "ask"), ("thanks, that worked", "none"),
+        ("add a dark mode toggle to the settings page", "cook")]) + "\n")
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(split_set), "--data", str(plain),
+                                  "--split", "test", "--json", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "r.written.json").read_text())["n"] == n_test
+    assert json.loads((tmp_path / "r.real.json").read_text())["n"] == 3
+    assert "written.jsonl:test" in r.output and "real.jsonl:all" in r.output
+
+
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
