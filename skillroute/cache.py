@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import numpy as np
 from .encoder import Encoder, atomic_write_bytes, cache_dir
 
 __all__ = ["EmbeddingCache", "text_key"]
+
+CHUNK = 256  # texts encoded between two chances to save
+SAVE_EVERY_S = 2.0  # at most this long between saves while a big catalog is encoded
 
 
 def text_key(text: str) -> bytes:
@@ -58,13 +62,19 @@ class EmbeddingCache:
             assert self._index is not None
             keys = [text_key(t) for t in texts]
             missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self._index))
-            if missing:
-                new = self.encoder.encode(missing)
+            saved = time.monotonic()
+            for at in range(0, len(missing), CHUNK):
+                # a big catalog is encoded in chunks and saved as it goes: a first run that is killed (the
+                # hook's deadline, Ctrl-C) keeps its progress, and the next run goes on from there
+                part = missing[at:at + CHUNK]
+                new = self.encoder.encode(part)
                 start = 0 if self._vectors is None else len(self._vectors)
                 self._vectors = new if self._vectors is None else np.concatenate([self._vectors, new])
-                for i, t in enumerate(missing):
+                for i, t in enumerate(part):
                     self._index[text_key(t)] = start + i
-                self._save()
+                if at + CHUNK >= len(missing) or time.monotonic() - saved > SAVE_EVERY_S:
+                    self._save()
+                    saved = time.monotonic()
             rows = [self._index[k] for k in keys]
             assert self._vectors is not None
             return self._vectors[rows] if rows else np.zeros((0, 0), dtype=np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from collections import Counter
@@ -226,6 +227,13 @@ class Catalog:
             return self._by_name[name]  # type: ignore[attr-defined]
         except KeyError:
             raise KeyError(f"no skill named {name!r} in the catalog") from None
+
+    def fingerprint(self) -> str:
+        """A hash of what routing reads (names, kinds, descriptions): equal fingerprints route alike."""
+        h = hashlib.sha256()
+        for s in sorted(self.skills, key=lambda s: s.name):
+            h.update(f"{s.name}\0{s.kind}\0{s.disabled}\0{s.description}\0".encode())
+        return h.hexdigest()[:16]
 
     def problems(self, limit: int = 3) -> str | None:
         """One bounded paragraph on what loading skipped or repaired, or None when the catalog is clean."""

@@ -562,7 +562,10 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
                                              "http://127.0.0.1:8765; 'none' to always route in-process).")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,
               help="Log file (default: the cache folder's hook.log).")
-def hook(skill_dirs, threshold, server, log_path) -> None:
+@click.option("--deadline", type=click.FloatRange(0.1, 600), default=8.0, show_default=True,
+              help="Seconds after which the hook says nothing and exits (keep it under the host's timeout); a "
+                   "catalog still being embedded then goes on in a background `skillroute warm`.")
+def hook(skill_dirs, threshold, server, log_path, deadline) -> None:
     """Claude Code UserPromptSubmit hook: read the hook JSON on stdin, print context naming the skill.
 
     Never fails the prompt: any error prints nothing, exits 0 and is logged."""
@@ -571,19 +574,27 @@ def hook(skill_dirs, threshold, server, log_path) -> None:
     from .server import server_url
 
     url = None if (server or "").lower() == "none" else (server or server_url())
-    out = run_hook(sys.stdin.read(), dirs=list(skill_dirs), threshold=threshold,
-                   log_path=Path(log_path) if log_path else cache_dir() / "hook.log", server=url)
+    out, cut_short = run_hook(sys.stdin.read(), dirs=list(skill_dirs), threshold=threshold,
+                              log_path=Path(log_path) if log_path else cache_dir() / "hook.log", server=url,
+                              deadline=deadline)
     if out:
         click.echo(out)
+    if cut_short:  # the worker thread may be inside native code: leave now, as the deadline promised
+        sys.stdout.flush()
+        os._exit(0)
 
 
 @main.command("fit")
 @skills_option
 @strict_option
 @backend_option
-@click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True)
+@click.option("--data", type=click.Path(dir_okay=False), multiple=True, default=("eval/prompts.jsonl",),
+              show_default=True, help="Labelled prompts; repeatable (the sets are joined).")
 @click.option("--split", type=click.Choice(["train", "all"]), default="train", show_default=True,
               help="Which labelled lines to learn from; the test split is never read.")
+@click.option("--base", "base_dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Reuse the fine-tune delta of this fitted router (e.g. skills/.skillroute/fitted) and refit "
+                   "only the head: a minute, not twenty.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Folder for the artifact (head.npz + meta.json); the catalog's DIR/.skillroute/fitted is "
                    "picked up by default.")
@@ -591,7 +602,7 @@ def hook(skill_dirs, threshold, server, log_path) -> None:
 @click.option("--no-finetune", is_flag=True, help="Fit the head alone on the frozen encoder (seconds, not minutes).")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Fine-tune steps of 32 prompts (default: the measured recipe's).")
-def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed, no_finetune, steps) -> None:
+def fit_cmd(skill_dirs, model, backend, data, split, base_dir, out_dir, seed, no_finetune, steps) -> None:
     """Fit the router on labelled prompts: a description-reading LoRA fine-tune of the encoder, then the
     classifier head and its thresholds."""
     import dataclasses
@@ -604,7 +615,14 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed, no_finetune,
 
     router = make_router(skill_dirs, model, backend, fitted=None)
     cat = router.catalog
-    examples = load_examples(data, exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive])
+    examples = [e for path in data for e in load_examples(path, exclusive=[s.name for s in cat.exclusive],
+                                                           additive=[s.name for s in cat.additive])]
+    adapter = None
+    if base_dir is not None:
+        from .finetune import LoraDelta
+
+        adapter = LoraDelta.load(base_dir)
+        no_finetune = True
     if split == "train":
         examples = [e for e in examples if e.split == "train"]
     else:  # "all" still never reads the test split
@@ -612,7 +630,7 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed, no_finetune,
     if not examples:
         raise click.UsageError(f"{data}: no labelled lines outside the test split")
     t = time.perf_counter()
-    click.echo(f"fitting on {len(examples)} prompts of {data} …", err=True)
+    click.echo(f"fitting on {len(examples)} prompts of {', '.join(data)} …", err=True)
     config = FinetuneConfig(seed=seed)
     if steps is not None:
         config = dataclasses.replace(config, steps=steps)
@@ -620,12 +638,17 @@ def fit_cmd(skill_dirs, model, backend, data, split, out_dir, seed, no_finetune,
                   TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   transient=True, disable=no_finetune) as bar:
         task = bar.add_task("fine-tune", total=config.steps, loss=float("nan"))
-        router.fit(examples, seed=seed, finetune=not no_finetune, finetune_config=config,
+        router.fit(examples, seed=seed, finetune=not no_finetune, finetune_config=config, adapter=adapter,
                    progress=lambda step, loss: bar.update(task, completed=step, loss=loss))
     path = router.save_fitted(out_dir)
     m = router.head_.meta
-    tuned = (f"fine-tuned {m['adapter']['parameters']:,} LoRA parameters ({config.steps} steps, final loss "
-             f"{m['adapter']['final_loss']:.3f}), " if m.get("adapter") else "")
+    if base_dir is not None:
+        tuned = f"the fine-tune delta of {base_dir} reused, "
+    elif m.get("adapter"):
+        tuned = (f"fine-tuned {m['adapter']['parameters']:,} LoRA parameters ({config.steps} steps, final loss "
+                 f"{m['adapter']['final_loss']:.3f}), ")
+    else:
+        tuned = ""
     caveat = " (optimistic: the encoder was fine-tuned on these prompts)" if m.get("adapter") else ""
     click.echo(f"saved {path} in {time.perf_counter() - t:.1f} s: {tuned}{len(router.head_.classes)} classes, "
                f"C={m['C']}, out-of-fold top-1 {m['oof_top1']:.3f}{caveat}, temperature "
@@ -721,9 +744,6 @@ def _print_summary(r: dict, quiet: bool) -> None:
         f"{m['true']}→{m['predicted']} {m['count']}" for m in r["most_confused"][:8]))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
@@ -751,3 +771,7 @@ def harvest(paths: tuple[str, ...], since, out_path: str | None) -> None:
         if out_path:
             out.close()
     click.echo(f"{n} prompts ({labelled} with the skill the host used or the user named)", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import traceback
 import urllib.error
@@ -20,6 +21,7 @@ __all__ = ["run_hook", "hook_output", "DEFAULT_THRESHOLD"]
 
 DEFAULT_THRESHOLD = 0.7  # measured: 4 % of wrong zero-shot picks on unseen public catalogs reach it (README)
 SERVER_TIMEOUT_S = 2.0
+DEFAULT_DEADLINE_S = 8.0  # under Claude Code's 10 s hook timeout in the README's settings
 
 
 def hook_output(decision: dict[str, Any], threshold: float) -> dict[str, Any] | None:
@@ -37,14 +39,21 @@ def hook_output(decision: dict[str, Any], threshold: float) -> dict[str, Any] | 
     return {"hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": " ".join(parts)}}
 
 
-def _via_server(url: str, prompt: str) -> dict[str, Any] | None:
-    req = urllib.request.Request(url.rstrip("/") + "/route", data=json.dumps({"prompt": prompt}).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any] | None, str]:
+    """The server's decision, or None (and why) when none answers or it serves another catalog."""
+    base = url.rstrip("/")
     try:
+        with urllib.request.urlopen(base + "/health", timeout=SERVER_TIMEOUT_S) as resp:
+            health = json.loads(resp.read())
+        if not isinstance(health, dict) or health.get("catalog") != fingerprint:
+            return None, f"the server at {base} serves another catalog"
+        req = urllib.request.Request(base + "/route", data=json.dumps({"prompt": prompt}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(req, timeout=SERVER_TIMEOUT_S) as resp:
-            return json.loads(resp.read())
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return None  # no server: route in-process
+            decision = json.loads(resp.read())
+        return (decision, "") if isinstance(decision, dict) else (None, "the server's answer is not a decision")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
+        return None, ""  # no server: route in-process
 
 
 def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list:
@@ -55,35 +64,88 @@ def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list:
     return dirs or default_skill_dirs(cwd if isinstance(cwd, str) and os.path.isdir(cwd) else None)
 
 
-def run_hook(stdin_text: str, *, dirs: list[str], threshold: float, log_path: Path,
-             server: str | None = None) -> str:
-    """The text to print for one hook call ("" for nothing); errors are logged, never raised."""
-    started = time.perf_counter()
-    try:
-        payload = json.loads(stdin_text)
-        prompt = payload.get("prompt") if isinstance(payload, dict) else None
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("the hook payload has no 'prompt'")
-        decision = _via_server(server, prompt) if server else None
+def _route(payload: Any, dirs: list[str], server: str | None, log_path: Path) -> tuple[dict[str, Any], str]:
+    import warnings
+
+    from .catalog import load_catalog
+
+    prompt = payload.get("prompt") if isinstance(payload, dict) else None
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("the hook payload has no 'prompt'")
+    skill_dirs = _skill_dirs(payload, dirs)
+    with warnings.catch_warnings(record=True) as caught:  # stdout is the host's; notes go to the log
+        warnings.simplefilter("always")
+        decision, why = _via_server(server, prompt, load_catalog(*skill_dirs).fingerprint()) if server else (None, "")
         source = "server"
         if decision is None:
-            import warnings
-
             from .router import Router
 
-            with warnings.catch_warnings(record=True) as caught:  # stdout is the host's; notes go to the log
-                warnings.simplefilter("always")
-                decision = Router.from_path(*_skill_dirs(payload, dirs)).route(prompt).to_dict()
-            for w in dict.fromkeys(str(c.message) for c in caught):
-                _log(log_path, f"warning {w}")
+            if why:
+                _log(log_path, f"note {why}; routing in-process")
+            decision = Router.from_path(*skill_dirs).route(prompt).to_dict()
             source = "in-process"
-        out = hook_output(decision, threshold)
-        _log(log_path, f"ok {source} {decision.get('skill')} {decision.get('confidence')} "
-                       f"{(time.perf_counter() - started) * 1000:.0f}ms")
-        return json.dumps(out) if out else ""
-    except Exception as exc:  # the hook must never break the user's prompt
-        _log(log_path, f"error {type(exc).__name__}: {exc} | {traceback.format_exc(limit=2).splitlines()[-1]}")
-        return ""
+    for w in dict.fromkeys(str(c.message) for c in caught):
+        _log(log_path, f"warning {w}")
+    return decision, source
+
+
+def _warm_in_background(dirs: list, log_path: Path) -> None:
+    """Start one detached `skillroute warm` for the catalog (not when one started in the last 10 minutes)."""
+    import subprocess
+    import sys
+
+    from .encoder import cache_dir
+
+    stamp = cache_dir() / "warm.started"
+    try:
+        if stamp.exists() and time.time() - stamp.stat().st_mtime < 600:
+            return
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+        args = [sys.executable, "-m", "skillroute.cli", "warm"] + [a for d in dirs for a in ("--skills", str(d))]
+        with open(os.devnull, "wb") as null:
+            subprocess.Popen(args, stdin=null, stdout=null, stderr=null, start_new_session=True)
+        _log(log_path, "note the catalog is still being embedded: a background `skillroute warm` goes on")
+    except OSError as exc:
+        _log(log_path, f"note could not start a background warm: {exc}")
+
+
+def run_hook(stdin_text: str, *, dirs: list[str], threshold: float, log_path: Path,
+             server: str | None = None, deadline: float = DEFAULT_DEADLINE_S) -> tuple[str, bool]:
+    """The text to print for one hook call ("" for nothing), and whether the deadline cut it short.
+
+    Errors are logged, never raised. The routing runs in a worker thread; past ``deadline`` seconds the hook
+    says nothing and starts a background `skillroute warm`, so a big catalog's first embedding (saved as it
+    goes) completes outside the host's timeout and later calls route.
+    """
+    started = time.perf_counter()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = _route(json.loads(stdin_text), dirs, server, log_path)
+        except Exception as exc:  # the hook must never break the user's prompt
+            box["error"] = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=2).splitlines()[-1]}"
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        _log(log_path, f"timeout after {deadline:.1f}s: nothing said")
+        try:
+            payload = json.loads(stdin_text)
+            _warm_in_background(_skill_dirs(payload if isinstance(payload, dict) else {}, dirs), log_path)
+        except Exception as exc:  # noqa: BLE001 - still never fail the prompt
+            _log(log_path, f"error {type(exc).__name__}: {exc}")
+        return "", True
+    if "error" in box:
+        _log(log_path, f"error {box['error']}")
+        return "", False
+    decision, source = box["result"]
+    out = hook_output(decision, threshold)
+    _log(log_path, f"ok {source} {decision.get('skill')} {decision.get('confidence')} "
+                   f"{(time.perf_counter() - started) * 1000:.0f}ms")
+    return (json.dumps(out) if out else ""), False
 
 
 def _log(path: Path, line: str) -> None:

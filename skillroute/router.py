@@ -204,7 +204,7 @@ class Router:
     # ------------------------------------------------------------------ fitting
 
     def fit(self, examples: Sequence[Any], *, seed: int = 0, folds: int = 5, c: float | None = None,
-            finetune: bool = True, finetune_config: Any = None,
+            finetune: bool = True, finetune_config: Any = None, adapter: Any = None,
             progress: Callable[[int, float], None] | None = None) -> Router:
         """Learn from labelled examples (``skillroute.dataset.Example``), scikit-learn style.
 
@@ -213,6 +213,8 @@ class Router:
         router's own scores, so a skill with no examples, or an edited description, still routes by its
         description (the gate in ``route``). The none floor, the additive thresholds and the calibration come
         from out-of-fold predictions. Examples of the test split are refused: nothing fitted reads it.
+        ``adapter``: a delta fitted earlier (``LoraDelta.load(folder)``, e.g. the shipped router's) to encode
+        with instead of fine-tuning again: the head alone is refitted, in seconds.
         """
         from .fit import data_sha, description_sha, fit_head
 
@@ -227,7 +229,12 @@ class Router:
             raise ValueError(f"labels name skills the catalog does not have: {', '.join(unknown)}")
         self._use_tuned(None)
         self.adapter_ = None
-        if finetune:
+        if adapter is not None:
+            from .finetune import merged_model
+
+            self.adapter_ = adapter
+            self._use_tuned(merged_model(self._get_base().source, adapter))
+        elif finetune:
             self._finetune(examples, finetune_config, seed, progress)
         idx = self._build()
         feature_skills = list(idx.names)

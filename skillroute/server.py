@@ -149,7 +149,8 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
 
     async def health(request: Request):
         r = holder.router
-        return JSONResponse({"status": "ok", "skills": len(r.catalog), "fitted": r.head_ is not None,
+        return JSONResponse({"status": "ok", "skills": len(r.catalog), "catalog": r.catalog.fingerprint(),
+                             "fitted": r.head_ is not None,
                              "encoder": getattr(r.encoder, "name", None), "reload_error": state["reload_error"]})
 
     async def watch() -> None:

@@ -1,6 +1,7 @@
 """The HTTP server from a thread (a real uvicorn on loopback) and the Claude Code hook end to end."""
 
 import json
+from pathlib import Path
 import shutil
 import socket
 import subprocess
@@ -133,10 +134,38 @@ def test_hook_in_process_end_to_end(tmp_path):
 
 
 def test_hook_through_the_server(server, tmp_path):
-    url, _ = server
-    out, log = run_hook_cli(["--server", url, "--threshold", "0.4"], PAYLOAD, tmp_path)
+    url, cat = server
+    out, log = run_hook_cli(["--server", url, "--skills", str(cat), "--threshold", "0.4"], PAYLOAD, tmp_path)
     assert out.returncode == 0 and "`fix`" in out.stdout
     assert "ok server fix" in log.read_text()
+
+
+def test_hook_ignores_a_server_of_another_catalog(server, tmp_path):
+    """A server that answers on the port but serves other skills is not asked: the hook routes in-process."""
+    url, _ = server
+    other = tmp_path / "other"
+    for name, text in [("deploy-app", "Use when shipping the app to production or staging."),
+                       ("write-sql", "Use when writing or optimising SQL queries and migrations.")]:
+        (other / name).mkdir(parents=True)
+        (other / name / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {text}\n---\n")
+    out, log = run_hook_cli(["--server", url, "--skills", str(other), "--threshold", "0"],
+                            {**PAYLOAD, "prompt": "ship the current build to staging"}, tmp_path)
+    assert out.returncode == 0 and "`deploy-app`" in out.stdout and "`fix`" not in out.stdout
+    text = log.read_text()
+    assert "serves another catalog" in text and "ok in-process deploy-app" in text
+
+
+def test_hook_deadline_says_nothing_and_exits_zero(tmp_path):
+    import os
+
+    stamp = Path(os.environ["SKILLROUTE_CACHE"]) / "warm.started"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()  # a background warm "already started": this test starts no process of its own
+    t0 = time.monotonic()
+    out, log = run_hook_cli(["--skills", str(SKILLS), "--server", "none", "--deadline", "0.1"], PAYLOAD, tmp_path)
+    assert out.returncode == 0 and out.stdout == ""
+    assert time.monotonic() - t0 < 30  # the process itself: interpreter start + 0.1 s, not a model load
+    assert "timeout after 0.1s" in log.read_text()
 
 
 def test_hook_is_silent_below_the_threshold_and_never_fails(tmp_path):
