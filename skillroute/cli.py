@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .errors import SkillrouteError
+from .hook import DEFAULT_DEADLINE_S, DEFAULT_THRESHOLD
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"warning: {message}", err=True)
@@ -556,13 +557,13 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
 @click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Skill directory, repeatable; default: as `route` finds it from the prompt's working folder "
                    "($SKILLROUTE_SKILLS, else ./skills, ~/.claude/skills, ./.claude/skills).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.7, show_default=True,
-              help="Say nothing below this confidence (0.7: measured so that few wrong picks reach it).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
+              help="Say nothing below this confidence (measured so that few wrong picks reach it; README).")
 @click.option("--server", default=None, help="A running `skillroute serve` (default: $SKILLROUTE_SERVER or "
                                              "http://127.0.0.1:8765; 'none' to always route in-process).")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,
               help="Log file (default: the cache folder's hook.log).")
-@click.option("--deadline", type=click.FloatRange(0.1, 600), default=8.0, show_default=True,
+@click.option("--deadline", type=click.FloatRange(0.1, 600), default=DEFAULT_DEADLINE_S, show_default=True,
               help="Seconds after which the hook says nothing and exits (keep it under the host's timeout); a "
                    "catalog still being embedded then goes on in a background `skillroute warm`.")
 def hook(skill_dirs, threshold, server, log_path, deadline) -> None:

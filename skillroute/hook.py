@@ -12,8 +12,6 @@ import os
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ __all__ = ["run_hook", "hook_output", "DEFAULT_THRESHOLD"]
 
 DEFAULT_THRESHOLD = 0.7  # measured: 4 % of wrong zero-shot picks on unseen public catalogs reach it (README)
 SERVER_TIMEOUT_S = 2.0
-DEFAULT_DEADLINE_S = 8.0  # under Claude Code's 10 s hook timeout in the README's settings
+DEFAULT_DEADLINE_S = 7.0  # under Claude Code's 10 s hook timeout in the README's settings, with room to start Python
 
 
 def hook_output(decision: dict[str, Any], threshold: float) -> dict[str, Any] | None:
@@ -41,6 +39,9 @@ def hook_output(decision: dict[str, Any], threshold: float) -> dict[str, Any] | 
 
 def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any] | None, str]:
     """The server's decision, or None (and why) when none answers or it serves another catalog."""
+    import urllib.error
+    import urllib.request
+
     base = url.rstrip("/")
     try:
         with urllib.request.urlopen(base + "/health", timeout=SERVER_TIMEOUT_S) as resp:
