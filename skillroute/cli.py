@@ -90,23 +90,43 @@ def main() -> None:
     """Decide which skill of a coding agent should handle a request."""
 
 
-def _read_batch(stream) -> list[str]:
-    prompts = []
-    for n, line in enumerate(stream, start=1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
+def _read_batch(stream, strict: bool) -> list:
+    """One entry per input line: the prompt, or an error message for a line that holds none.
+
+    Lines are split on newlines only (a U+2028 inside a prompt is not a line break). ``strict`` stops at
+    the first bad line instead.
+    """
+    out: list = []
+    for n, line in enumerate(stream.read().split("\n"), start=1):
+        line = line.rstrip("\r")
+        problem = None
+        prompt = line
         if line.lstrip().startswith("{"):
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise click.BadParameter(f"stdin line {n}: malformed JSON ({exc.msg})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
-                raise click.BadParameter(f"stdin line {n}: a JSON line needs a string field 'prompt'")
-            prompts.append(obj["prompt"])
+            except (json.JSONDecodeError, RecursionError) as exc:
+                problem = f"malformed JSON ({getattr(exc, 'msg', 'nested too deeply')})"
+                obj = None
+            if obj is not None:
+                prompt = obj.get("prompt") if isinstance(obj, dict) else None
+                if not isinstance(prompt, str):
+                    problem = "a JSON line needs a string field 'prompt'"
+        if problem is None and not (prompt or "").strip():
+            problem = "the request is empty"
+        if problem is not None:
+            if strict:
+                raise click.BadParameter(f"stdin line {n}: {problem}")
+            out.append(_BadLine(n, problem))
         else:
-            prompts.append(line)
-    return prompts
+            out.append(prompt)
+    while out and isinstance(out[-1], _BadLine) and out[-1].problem == "the request is empty":
+        out.pop()  # the newline that ends the input is no line of its own
+    return out
+
+
+class _BadLine:
+    def __init__(self, line: int, problem: str):
+        self.line, self.problem = line, problem
 
 
 def format_decision(d) -> str:
@@ -127,20 +147,27 @@ def format_decision(d) -> str:
 @fitted_option
 def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: str | None,
           backend: str | None, fitted_dir: str | None, zero_shot: bool) -> None:
-    """Route TEXT; without TEXT, route each line of stdin ({"prompt": ...} objects or plain lines)."""
+    """Route TEXT; without TEXT, route each line of stdin ({"prompt": ...} objects or plain lines), one
+    output per input line (an error object for a bad or empty line; --strict stops there instead)."""
     if text is not None and not text.strip():
         raise click.BadParameter("the request is empty", param_hint="TEXT")
     batch = None
     if text is None:
         if sys.stdin.isatty():
             raise click.UsageError("give a request as TEXT, or pipe prompts on stdin")
-        batch = _read_batch(sys.stdin)
+        batch = _read_batch(sys.stdin, _strict())
     router = make_router(skill_dirs, model, backend, fitted=_fitted_arg(fitted_dir, zero_shot))
     if batch is None:
         d = router.route(text)  # type: ignore[arg-type]
         click.echo(json.dumps(d.to_dict(), ensure_ascii=False) if as_json else format_decision(d))
         return
-    for d in router.route_many(batch) if batch else []:
+    good = iter(router.route_many([p for p in batch if isinstance(p, str)]))
+    for item in batch:  # one output per input line, in order: a bad line gets an error object
+        if isinstance(item, _BadLine):
+            err = {"error": item.problem, "line": item.line}
+            click.echo(json.dumps(err) if as_json else f"line {item.line}: error: {item.problem}\n")
+            continue
+        d = next(good)
         if as_json:
             click.echo(json.dumps(d.to_dict(), ensure_ascii=False))
         else:

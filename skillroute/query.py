@@ -8,7 +8,20 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["prose", "views", "read_request", "explicit_invocation"]
+__all__ = ["prose", "views", "read_request", "explicit_invocation", "normalize_request", "MAX_REQUEST_CHARS"]
+
+MAX_REQUEST_CHARS = 16_000  # a longer request keeps its two ends: the ask is at one of them
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalize_request(text: str) -> str:
+    """A request made safe to tokenise: lone surrogates replaced, control characters blanked, and the length
+    capped (first 12,000 and last 4,000 characters) before any tokenising or scoring."""
+    text = text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate ("\ud800") becomes "?"
+    text = _CONTROL.sub(" ", text)
+    if len(text) > MAX_REQUEST_CHARS:
+        text = text[:12_000] + "\n" + text[-4_000:]
+    return text
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _NOISE = re.compile(

@@ -16,7 +16,7 @@ import numpy as np
 from .catalog import Catalog, Skill, load_catalog
 from .errors import ModelError, NotFittedError, SkillrouteError
 from .encoder import Encoder, load_encoder
-from .query import explicit_invocation, read_request
+from .query import explicit_invocation, normalize_request, read_request
 
 __all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS", "FITTED_SUBDIR"]
 
@@ -617,6 +617,7 @@ class Router:
                 raise TypeError(f"a request must be a str, not {type(t).__name__}")
             if not t.strip():
                 raise ValueError("cannot route an empty request")
+            t = normalize_request(t)
             inv = explicit_invocation(t)
             if inv and inv[0] in self.catalog:
                 rest = inv[1]

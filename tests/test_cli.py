@@ -20,16 +20,22 @@ def test_route_human_and_json():
     assert len(d["ranked"]) == 12 and all(len(x) == 2 for x in d["ranked"])
 
 
-def test_route_batch_from_stdin_in_order():
-    lines = '{"prompt": "review this PR and flag anything wrong before I merge"}\nthanks!\n\n/fix the login page\n'
+def test_route_batch_keeps_one_output_line_per_input_line():
+    lines = ('{"prompt": "review this PR and flag anything wrong before I merge"}\nthanks!\n\n/fix the login page\n'
+             '{"prompt": 3}\n{"prompt": "why is the parser\\ud800 slow on big files?"}\nsplit\u2028here stays one line\n')
     r = run(["route", "--json", "--skills", str(SKILLS)], input=lines)
     assert r.exit_code == 0
     out = [json.loads(x) for x in r.output.splitlines()]
-    assert [d["skill"] for d in out] == ["review", None, "fix"]
+    assert len(out) == 7  # the empty line and the bad line get error objects in their place
+    assert [d.get("skill", "ERR") for d in out[:5]] == ["review", None, "ERR", "fix", "ERR"]
+    assert out[2] == {"error": "the request is empty", "line": 3}
+    assert out[4]["line"] == 5 and "'prompt'" in out[4]["error"]
+    assert out[5]["skill"] is not None  # a lone surrogate is replaced, not a crash
+    assert "skill" in out[6]
 
 
-def test_route_bad_stdin_line_names_the_line():
-    r = CliRunner().invoke(main, ["route", "--json", "--skills", str(SKILLS)], input='{"prompt": 3}\n')
+def test_route_strict_stops_at_a_bad_line():
+    r = CliRunner().invoke(main, ["route", "--json", "--strict", "--skills", str(SKILLS)], input='{"prompt": 3}\n')
     assert r.exit_code != 0 and "line 1" in r.output
 
 
