@@ -1,0 +1,129 @@
+"""Join two blind labellings, list what needs adjudicating, and write the labelled set.
+
+    # 1. what the two labellings disagree on (for the adjudicator, ids and both labels)
+    python eval/tools/assemble_labels.py disagreements --a A.jsonl --b B.jsonl --out todo.jsonl
+    # 2. the real dev set: coordinates from the candidates, labels agreed or adjudicated
+    python eval/tools/assemble_labels.py real --candidates dev-candidates.jsonl --a A.jsonl --b B.jsonl \
+        --resolved resolved.jsonl --out eval/real/dev.jsonl
+    # 3. the real-form set: the writers' prompts, writer vs blind label, adjudicated, a seeded test split
+    python eval/tools/assemble_labels.py realform --parts part-*.jsonl --b blind-*.jsonl \
+        --resolved resolved.jsonl --out eval/realform.jsonl
+
+Labels are {"id", "skill", "also", "acceptable", "drop"}; "drop" (a reason, or null) marks a prompt that
+cannot be labelled alone. Agreement is printed (skill, and skill counting `acceptable`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+
+def read(paths: list[Path]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for path in paths:
+        for line in path.open(encoding="utf-8"):
+            if line.strip():
+                row = json.loads(line)
+                out[row["id"]] = row
+    return out
+
+
+def agree(a: dict, b: dict) -> bool:
+    return (a["skill"] == b["skill"] and sorted(a.get("also") or []) == sorted(b.get("also") or [])
+            and bool(a.get("drop")) == bool(b.get("drop")))
+
+
+def report(a: dict[str, dict], b: dict[str, dict]) -> None:
+    ids = sorted(set(a) & set(b))
+    same = sum(a[i]["skill"] == b[i]["skill"] for i in ids)
+    loose = sum(a[i]["skill"] == b[i]["skill"] or b[i]["skill"] in (a[i].get("acceptable") or [])
+                or a[i]["skill"] in (b[i].get("acceptable") or []) for i in ids)
+    print(f"{len(ids)} labelled twice: skill agreement {same / len(ids):.3f}, counting acceptable "
+          f"{loose / len(ids):.3f}; {sum(not agree(a[i], b[i]) for i in ids)} to adjudicate")
+
+
+def final(a: dict, b: dict, resolved: dict[str, dict], i: str) -> dict | None:
+    if i in resolved:
+        return resolved[i]
+    if agree(a, b):
+        acceptable = sorted(set(a.get("acceptable") or []) & set(b.get("acceptable") or []) - {a["skill"]})
+        return {**a, "acceptable": acceptable}
+    return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["disagreements", "real", "realform"])
+    ap.add_argument("--a", type=Path, nargs="*", default=[])
+    ap.add_argument("--b", type=Path, nargs="+", required=True)
+    ap.add_argument("--parts", type=Path, nargs="*", default=[])
+    ap.add_argument("--candidates", type=Path)
+    ap.add_argument("--resolved", type=Path, nargs="*", default=[])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--test-share", type=float, default=0.3)
+    args = ap.parse_args()
+    a = read(args.a or args.parts)
+    b = read(args.b)
+    resolved = read(args.resolved)
+    report(a, b)
+    ids = sorted(set(a) & set(b))
+    if args.mode == "disagreements":
+        with args.out.open("w", encoding="utf-8") as f:
+            for i in ids:
+                if not agree(a[i], b[i]):
+                    keys = ("skill", "also", "acceptable", "drop")
+                    f.write(json.dumps({"id": i, "label_1": {k: a[i].get(k) for k in keys},
+                                        "label_2": {k: b[i].get(k) for k in keys}}) + "\n")
+        return
+    rows, missing, dropped = [], 0, 0
+    if args.mode == "real":
+        cands = read([args.candidates])
+        for i in ids:
+            lab = final(a[i], b[i], resolved, i)
+            if lab is None:
+                missing += 1
+                continue
+            if lab.get("drop"):
+                dropped += 1
+                continue
+            c = cands[i]
+            rows.append({"id": i, "repo": c["repo"], "commit": c["commit"], "path": c["path"], "turn": c["turn"],
+                         "sha256": c["sha256"], "trimmed": c["trimmed"], "skill": lab["skill"],
+                         "also": lab.get("also") or [], "acceptable": lab.get("acceptable") or []})
+    else:
+        by_skill: dict[str, list[dict]] = defaultdict(list)
+        for i in ids:
+            lab = final(a[i], b[i], resolved, i)
+            if lab is None:
+                missing += 1
+                continue
+            if lab.get("drop"):
+                dropped += 1
+                continue
+            w = a[i]
+            row = {"id": i, "prompt": w["prompt"], "skill": lab["skill"], "also": lab.get("also") or [],
+                   "acceptable": lab.get("acceptable") or [], "tags": w.get("tags") or [], "model": w.get("model"),
+                   "split": "train"}
+            by_skill[row["skill"]].append(row)
+        rng = random.Random(0)
+        for skill in sorted(by_skill):  # stratified by skill, seeded
+            group = sorted(by_skill[skill], key=lambda r: r["id"])
+            rng.shuffle(group)
+            for r in group[: round(len(group) * args.test_share)]:
+                r["split"] = "test"
+            rows.extend(group)
+        rows.sort(key=lambda r: r["id"])
+    with args.out.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    mix = Counter(r["skill"] for r in rows)
+    print(f"wrote {len(rows)} lines to {args.out} ({dropped} dropped as not labellable alone, {missing} "
+          f"disagreements without a resolution); skills: {dict(mix.most_common())}")
+
+
+if __name__ == "__main__":
+    main()
