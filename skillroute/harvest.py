@@ -170,7 +170,7 @@ _CURSOR_MARK = re.compile(r"^\*\*(?P<who>User|Cursor|Assistant|AI|Agent|Claude)\
 
 def _marked(text: str, marks: re.Pattern[str]) -> Iterator[tuple[str, str | None]]:
     found = list(marks.finditer(text))
-    for m, nxt in zip(found, [*found[1:], None]):
+    for m, nxt in zip(found, [*found[1:], None], strict=True):
         if m.group("who").lower() != "user":
             continue
         body = text[m.end(): nxt.start() if nxt else len(text)]

@@ -59,7 +59,7 @@ def test_mine_then_rebuild_from_coordinates(tmp_path):
     dev = tmp_path / "dev.jsonl"
     dev.write_text("".join(json.dumps({"id": f"r{i}", "repo": t["repo"], "commit": t["commit"], "path": t["path"],
                                        "turn": t["turn"], "sha256": t["sha256"], "skill": s}) + "\n"
-                           for i, (t, s) in enumerate(zip(turns, labels))) +
+                           for i, (t, s) in enumerate(zip(turns, labels, strict=True))) +
                    json.dumps({"id": "gone", "repo": "someone/project", "commit": commit,
                                "path": ".aider.input.history", "turn": 1, "sha256": text_sha256("other"),
                                "skill": "cook"}) + "\n")
@@ -68,11 +68,10 @@ def test_mine_then_rebuild_from_coordinates(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "rebuilt 3 of 4" in r.stdout and "1 missing or changed" in r.stdout
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [(r["prompt"], r["skill"]) for r in rows] == [(t["prompt"], s) for t, s in zip(turns, labels)]
+    assert [(r["prompt"], r["skill"]) for r in rows] == [(t["prompt"], s) for t, s in zip(turns, labels, strict=True)]
 
 
 def test_assemble_labels_joins_two_labellings_and_resolutions(tmp_path):
-    a = tmp_path / "a.jsonl"
     b = tmp_path / "b.jsonl"
     res = tmp_path / "res.jsonl"
     parts = tmp_path / "part.jsonl"

@@ -5,7 +5,7 @@
     # 2. the real dev set: coordinates from the candidates, labels agreed or adjudicated
     python eval/tools/assemble_labels.py real --candidates dev-candidates.jsonl --a A.jsonl --b B.jsonl \
         --resolved resolved.jsonl --out eval/real/dev.jsonl
-    # 3. the real-form set: the writers' prompts, writer vs blind label, adjudicated, a seeded test split
+    # 3. the real-form set: the writers' prompts, writer vs blind label, adjudicated, a test split by id hash
     python eval/tools/assemble_labels.py realform --parts part-*.jsonl --b blind-*.jsonl \
         --resolved resolved.jsonl --out eval/realform.jsonl
 
@@ -16,10 +16,15 @@ cannot be labelled alone. Agreement is printed (skill, and skill counting `accep
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import random
 from collections import Counter, defaultdict
 from pathlib import Path
+
+
+def split_of(identifier: str) -> float:
+    """A number in [0, 1) fixed by the id: lines under the test share form the test split."""
+    return int(hashlib.sha256(f"realform-split:{identifier}".encode()).hexdigest()[:8], 16) / 16 ** 8
 
 
 def read(paths: list[Path]) -> dict[str, dict]:
@@ -109,12 +114,10 @@ def main() -> None:
                    "acceptable": lab.get("acceptable") or [], "tags": w.get("tags") or [], "model": w.get("model"),
                    "split": "train"}
             by_skill[row["skill"]].append(row)
-        rng = random.Random(0)
-        for skill in sorted(by_skill):  # stratified by skill, seeded
-            group = sorted(by_skill[skill], key=lambda r: r["id"])
-            rng.shuffle(group)
-            for r in group[: round(len(group) * args.test_share)]:
-                r["split"] = "test"
+        for group in by_skill.values():
+            for r in group:  # the split is a hash of the id: fixed before any label is final, so a model
+                # fitted on the train part before adjudication never saw a test line
+                r["split"] = "test" if split_of(r["id"]) < args.test_share else "train"
             rows.extend(group)
         rows.sort(key=lambda r: r["id"])
     with args.out.open("w", encoding="utf-8") as f:

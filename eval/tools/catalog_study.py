@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from skillroute import Router, load_catalog  # noqa: E402
+from skillroute import Router  # noqa: E402
 from skillroute.dataset import NONE, load_examples  # noqa: E402
 from skillroute.hook import DEFAULT_THRESHOLD  # noqa: E402
 

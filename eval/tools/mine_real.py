@@ -118,7 +118,7 @@ def main() -> None:
     totals: Counter = Counter()
     per_repo: Counter = Counter()
     with out.open("w", encoding="utf-8") as f:
-        for mirror, repo in zip(mirrors, names):
+        for mirror, repo in zip(mirrors, names, strict=True):
             if repo in skip:
                 totals["repos flagged"] += 1
                 continue
