@@ -27,7 +27,7 @@ from .encoder import ModelSource, atomic_write_bytes, cache_dir, mean_pool, quie
 from .errors import ModelError
 from .query import read_request
 
-__all__ = ["FinetuneConfig", "LoraDelta", "finetune", "merged_model", "ADAPTER_FILE"]
+__all__ = ["FinetuneConfig", "LoraDelta", "Episode", "finetune", "finetune_episodes", "merged_model", "ADAPTER_FILE"]
 
 ADAPTER_FILE = "encoder-lora.safetensors"
 # every linear layer of the transformer blocks (attention q/k/v/output, feed-forward in/out), not the pooler
@@ -142,15 +142,34 @@ def _embed(model, tokenizer, texts: Sequence[str], max_length: int, chunk_tokens
     return torch.stack(out)
 
 
+@dataclass(frozen=True)
+class Episode:
+    """One catalog to learn from: its exclusive skills (name, trigger facets), the softmax's classes, and
+    requests labelled with one of them (others, such as ``none``, are skipped)."""
+
+    skills: Sequence[tuple[str, Sequence[str]]]
+    prompts: Sequence[str]
+    labels: Sequence[str]
+
+
 def finetune(source: ModelSource, skills: Sequence[tuple[str, Sequence[str]]], prompts: Sequence[str],
              labels: Sequence[str], *, view_weights: Sequence[float] = (0.5, 0.25, 0.25),
              config: FinetuneConfig = FinetuneConfig(),
              progress: Callable[[int, float], None] | None = None) -> LoraDelta:
-    """Train a LoRA delta on (request, facet) pairs.
+    """Train a LoRA delta on one catalog's (request, facet) pairs (see ``finetune_episodes``)."""
+    return finetune_episodes(source, [Episode(skills, prompts, labels)], view_weights=view_weights, config=config,
+                             progress=progress)
 
-    skills: (name, trigger facets) for each exclusive skill, the softmax's classes. prompts/labels: labelled
-    requests; those labelled with a skill outside ``skills`` (``none``) are skipped. ``progress(step, loss)``
-    is called after every step.
+
+def finetune_episodes(source: ModelSource, episodes: Sequence[Episode], *,
+                      view_weights: Sequence[float] = (0.5, 0.25, 0.25), config: FinetuneConfig = FinetuneConfig(),
+                      progress: Callable[[int, float], None] | None = None) -> LoraDelta:
+    """Train a LoRA delta on (request, facet) pairs, a catalog at a time.
+
+    Each step draws an episode (in proportion to its labelled requests), a batch of its requests, and scores
+    each request against every skill of that catalog: the other skills of the same catalog are the
+    negatives. Many catalogs teach the encoder to read descriptions in general rather than to recognise
+    a few skills. ``progress(step, loss)`` is called after every step.
     """
     _require_torch()
     import torch
@@ -158,15 +177,19 @@ def finetune(source: ModelSource, skills: Sequence[tuple[str, Sequence[str]]], p
 
     if source.path is None or source.sha256 is None:
         raise ModelError("the fine-tune needs a local model folder (the packaged model or SKILLROUTE_MODEL)")
-    names = [n for n, _ in skills]
-    pos = {n: i for i, n in enumerate(names)}
-    train = [(p, pos[y]) for p, y in zip(prompts, labels, strict=True) if y in pos]
-    if len({y for _, y in train}) < 2:
+    plans = []
+    for ep in episodes:
+        names = [n for n, _ in ep.skills]
+        pos = {n: i for i, n in enumerate(names)}
+        train = [(p, pos[y]) for p, y in zip(ep.prompts, ep.labels, strict=True) if y in pos]
+        if not all(fs for _, fs in ep.skills):
+            raise ValueError("every skill in the fine-tune needs at least one trigger facet")
+        if len({y for _, y in train}) >= 2:
+            facets = [f for _, fs in ep.skills for f in fs]
+            owner = torch.tensor([i for i, (_, fs) in enumerate(ep.skills) for _ in fs])
+            plans.append((names, train, facets, owner))
+    if not plans:
         raise ValueError("the fine-tune needs labelled examples of at least two skills")
-    facets = [f for _, fs in skills for f in fs]
-    owner = torch.tensor([i for i, (_, fs) in enumerate(skills) for _ in fs])
-    if not all(fs for _, fs in skills):
-        raise ValueError("every skill in the fine-tune needs at least one trigger facet")
 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
@@ -180,16 +203,19 @@ def finetune(source: ModelSource, skills: Sequence[tuple[str, Sequence[str]]], p
         return (s + 1) / warmup if s < warmup else max(0.0, (config.steps - s) / max(1, config.steps - warmup))
 
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor)
-    views = {p: read_request(p)[1] for p, _ in train}
+    views = {p: read_request(p)[1] for _, train, _, _ in plans for p, _ in train}
     w = torch.tensor(list(view_weights), dtype=torch.float32)
-    order: list[int] = []
+    orders: list[list[int]] = [[] for _ in plans]
+    sizes = [len(train) for _, train, _, _ in plans]
     history: list[float] = []
     for step in range(config.steps):
-        if len(order) < config.batch_size:
+        e = 0 if len(plans) == 1 else rng.choices(range(len(plans)), weights=sizes)[0]
+        names, train, facets, owner = plans[e]
+        if len(orders[e]) < config.batch_size:
             more = list(range(len(train)))
             rng.shuffle(more)
-            order += more
-        batch, order = order[:config.batch_size], order[config.batch_size:]
+            orders[e] += more
+        batch, orders[e] = orders[e][:config.batch_size], orders[e][config.batch_size:]
         texts, rows, weights = [], [], []
         for b, i in enumerate(batch):
             vs = views[train[i][0]]

@@ -18,13 +18,34 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def split_of(identifier: str) -> float:
     """A number in [0, 1) fixed by the id: lines under the test share form the test split."""
     return int(hashlib.sha256(f"realform-split:{identifier}".encode()).hexdigest()[:8], 16) / 16 ** 8
+
+
+_EN = frozenset("the a an to and of in is it for on this that with be i you can please make add fix why how what "
+                "not do does my we our use from are was have has should would could there it's don't i'm".split())
+
+
+def looks_non_english(text: str) -> bool:
+    """A prompt written mostly in another language than English (a tag for per-language figures)."""
+    from skillroute.query import read_request
+
+    prose = read_request(text)[0] or text  # without pasted logs, traces and code
+    prose = re.sub(r"`[^`]*`|[A-Za-z0-9_-]*[/\\.][A-Za-z0-9_./\\-]*", " ", prose)  # inline code, paths
+    letters = [c for c in prose if c.isalpha()]
+    if letters and sum(c.isascii() for c in letters) / len(letters) < 0.7:
+        return True
+    words = re.findall(r"[^\W\d_']+(?:'[^\W\d_]+)?", prose.lower())
+    return len(words) >= 4 and sum(w in _EN for w in words) / len(words) < 0.08
 
 
 def read(paths: list[Path]) -> dict[str, dict]:
@@ -98,7 +119,8 @@ def main() -> None:
             c = cands[i]
             rows.append({"id": i, "repo": c["repo"], "commit": c["commit"], "path": c["path"], "turn": c["turn"],
                          "sha256": c["sha256"], "trimmed": c["trimmed"], "skill": lab["skill"],
-                         "also": lab.get("also") or [], "acceptable": lab.get("acceptable") or []})
+                         "also": lab.get("also") or [], "acceptable": lab.get("acceptable") or [],
+                         "tags": ["non-english"] if looks_non_english(c["prompt"]) else []})
     else:
         by_skill: dict[str, list[dict]] = defaultdict(list)
         for i in ids:
