@@ -95,6 +95,8 @@ class _Index:
 # P(the description router's pick is right) = sigmoid(w · [score, lead over the runner-up, log(skills)] + b),
 # fitted by eval/tools/calibrate_zero_shot.py on the shipped train split and five public catalogs, and measured
 # on the shipped test split and three public catalogs it never saw (README: "Confidence").
+# the general description reader: a LoRA delta trained over many synthetic catalogs (train/general/)
+GENERAL_READER = Path(__file__).parent / "data" / "general"
 ZERO_SHOT_CALIBRATION: tuple[float, float, float, float] = (2.5182, 3.0857, 0.0714, -1.3871)
 
 
@@ -137,6 +139,9 @@ class Router:
     margin: the best must lead the runner-up by this much, else ``skill`` is None (a tie).
     additive_threshold: an additive skill switches on at this score.
     rules: apply the do/don't rules (False is the ablation).
+    reader: a folder holding a LoRA delta that teaches the encoder to read descriptions in general (the
+        packaged one, ``GENERAL_READER``, is what ``from_path`` uses with the default model); it encodes
+        whenever no fitted fine-tune does. None: the encoder as given.
     """
 
     def __init__(self, catalog: Catalog, encoder: Encoder | None = None, *, floor: float = 0.15,
@@ -145,7 +150,7 @@ class Router:
                  rule_scale: float = 10.0,
                  view_weights: Sequence[float] = (0.5, 0.25, 0.25), top_k: int = 5, lexical_weight: float = 0.7,
                  none_anchors: Sequence[str] = NONE_ANCHORS, none_margin: float = 0.0,
-                 calibration: Sequence[float] = ZERO_SHOT_CALIBRATION,
+                 calibration: Sequence[float] = ZERO_SHOT_CALIBRATION, reader: str | Path | None = None,
                  cache_folder: str | Path | None = None):
         self.catalog = catalog
         self.encoder = encoder
@@ -163,10 +168,12 @@ class Router:
         self.none_anchors = none_anchors
         self.none_margin = none_margin
         self.calibration = calibration
+        self.reader = reader
         self.cache_folder = cache_folder
         self._lock = threading.RLock()
         self._index: _Index | None = None
         self._encoder: Encoder | None = None
+        self._reader_encoder: Encoder | None = None
         self.head_: Any = None  # a FittedHead after fit() or load_fitted(); None routes zero-shot
         self.adapter_: Any = None  # the LoraDelta fit() trained (the description-reading fine-tune), if any
         self._tuned: Encoder | None = None  # base model + delta, merged: what a fine-tuned fitted router encodes with
@@ -189,6 +196,9 @@ class Router:
         problems = catalog.problems()
         if problems:
             warnings.warn(problems, stacklevel=2)
+        if encoder is None and model is None and not os.environ.get("SKILLROUTE_MODEL") and \
+                (GENERAL_READER / "encoder-lora.safetensors").is_file():  # finetune.ADAPTER_FILE
+            kwargs.setdefault("reader", GENERAL_READER)
         router = cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
         if fitted == "auto":
             shipped = Path(dirs[0]).expanduser() / FITTED_SUBDIR
@@ -247,7 +257,8 @@ class Router:
             "model_sha256": self._base_sha(), "encoder": enc.name, "feature_skills": feature_skills,
             "skill_sha": {s.name: description_sha(s.description) for s in self.catalog},
             "data_sha256": data_sha([e.prompt for e in examples], [e.skill for e in examples]),
-            "n_examples": len(examples), "view_weights": list(self.view_weights)})
+            "n_examples": len(examples), "view_weights": list(self.view_weights),
+            "reader_sha256": None if self.adapter_ is not None else self._reader_sha()})
         if self.adapter_ is not None:
             from .finetune import describe
 
@@ -320,6 +331,10 @@ class Router:
         if adapter:
             self._use_tuned(self._merged_for(folder, adapter))
         else:
+            if head.meta.get("reader_sha256") != self._reader_sha():
+                raise ModelError(f"{folder}: this head was fitted on another encoder (general reader "
+                                 f"{head.meta.get('reader_sha256')} vs {self._reader_sha()}); refit with "
+                                 "`skillroute fit`")
             self._use_tuned(None)
         self.head_, self.stale_skills_, self.adapter_, self._fitted_from = head, stale, None, folder
         return self
@@ -389,8 +404,30 @@ class Router:
     # ------------------------------------------------------------------ setup
 
     def _get_encoder(self) -> Encoder:
-        """The encoder routing uses now: the fine-tuned one when a fitted router has a delta, else the base."""
-        return self._tuned if self._tuned is not None else self._get_base()
+        """The encoder routing uses now: the fitted router's fine-tune when it has one, else the general reader
+        (when set), else the base."""
+        if self._tuned is not None:
+            return self._tuned
+        return self._get_reader() if self.reader is not None else self._get_base()
+
+    def _get_reader(self) -> Encoder:
+        """Base model + the general reader's delta, merged once per machine (like a fitted delta)."""
+        with self._lock:
+            if self._reader_encoder is None:
+                from .finetune import LoraDelta, merged_model
+
+                base = self._get_base()
+                folder = merged_model(base.source, LoraDelta.load(self.reader))  # type: ignore[attr-defined]
+                self._reader_encoder = load_encoder(folder, backend=getattr(base, "backend", None),
+                                                    quantize=getattr(base, "quantize", False))
+            return self._reader_encoder
+
+    def _reader_sha(self) -> str | None:
+        if self.reader is None:
+            return None
+        from .finetune import LoraDelta
+
+        return LoraDelta.load(self.reader).sha256
 
     def _build(self) -> _Index:
         from .cache import EmbeddingCache

@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--together", action="store_true")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--model", default=None, help="A model folder (e.g. a merged fine-tune) instead of the default.")
     args = ap.parse_args()
     catalogs = json.loads((HERE / "catalogs.json").read_text())
     results = {}
@@ -59,7 +60,7 @@ def main() -> None:
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            router = Router.from_path(folder, fitted=None)
+            router = Router.from_path(folder, fitted=None, model=args.model)
         cat = router.catalog
         examples = load_examples(HERE / f"{c['slug']}.jsonl", exclusive=[s.name for s in cat.exclusive])
         res = score(router, examples, args.threshold)
@@ -74,7 +75,8 @@ def main() -> None:
         core = [c for c in catalogs if c["role"] == "core"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            router = Router.from_path(*(args.root / c["repo"].replace("/", "+") for c in core), fitted=None)
+            router = Router.from_path(*(args.root / c["repo"].replace("/", "+") for c in core), fitted=None,
+                                      model=args.model)
         names = [s.name for s in router.catalog.exclusive]
         examples = [e for c in core for e in load_examples(HERE / f"{c['slug']}.jsonl", exclusive=names)]
         res = score(router, examples, args.threshold)

@@ -1,0 +1,80 @@
+"""Train the general description-reading delta: LoRA over many synthetic catalogs, a catalog per episode.
+
+    python train/general/train.py [--steps 200] [--out skillroute/data/general]
+
+Reads `skills-*.jsonl` ({"catalog", "name", "description"}) and `prompts-*.jsonl` ({"catalog", "prompt",
+"skill"}) beside this file: synthetic catalogs written for this project (no public catalog's text). Each
+description is parsed as the router parses it; each catalog is an episode whose other skills are the
+negatives (`skillroute.finetune.finetune_episodes`). Writes the delta (fp16 safetensors) into ``--out``.
+The public catalogs of eval/catalogs are never read here, so their figures stay leave-catalog-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+from skillroute.encoder import resolve_model  # noqa: E402
+from skillroute.finetune import Episode, FinetuneConfig, finetune_episodes  # noqa: E402
+from skillroute.rules import parse_description  # noqa: E402
+
+
+def load_episodes(folder: Path) -> list[Episode]:
+    skills: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for path in sorted(folder.glob("skills-*.jsonl")):
+        for line in path.open(encoding="utf-8"):
+            if line.strip():
+                row = json.loads(line)
+                skills[row["catalog"]].append((row["name"], row["description"]))
+    prompts: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for path in sorted(folder.glob("prompts-*.jsonl")):
+        for line in path.open(encoding="utf-8"):
+            if line.strip():
+                row = json.loads(line)
+                prompts[row["catalog"]].append((row["prompt"], row["skill"]))
+    episodes = []
+    for catalog, items in sorted(skills.items()):
+        names = frozenset(n for n, _ in items)
+        parsed = [(n, list(parse_description(d, names).triggers)) for n, d in items]
+        parsed = [(n, t) for n, t in parsed if t]
+        pairs = prompts.get(catalog, [])
+        episodes.append(Episode(parsed, [p for p, _ in pairs], [s for _, s in pairs]))
+    return episodes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=24)
+    ap.add_argument("--max-length", type=int, default=96)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=HERE.parents[1] / "skillroute" / "data" / "general")
+    args = ap.parse_args()
+    episodes = load_episodes(HERE)
+    n_skills = sum(len(e.skills) for e in episodes)
+    n_prompts = sum(len(e.prompts) for e in episodes)
+    print(f"{len(episodes)} catalogs, {n_skills} skills, {n_prompts} prompts", flush=True)
+    config = dataclasses.replace(FinetuneConfig(), steps=args.steps, batch_size=args.batch_size,
+                                 max_length=args.max_length, seed=args.seed)
+    t0 = time.perf_counter()
+
+    def progress(step: int, loss: float) -> None:
+        if step % 10 == 0 or step == config.steps:
+            print(f"step {step}/{config.steps} loss {loss:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    delta = finetune_episodes(resolve_model(None), episodes, config=config, progress=progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = delta.save(args.out)
+    print(f"saved {path} ({delta.n_parameters:,} parameters, sha256 {delta.sha256[:12]}…) in "
+          f"{time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
