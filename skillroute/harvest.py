@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from itertools import zip_longest
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -170,7 +171,7 @@ _CURSOR_MARK = re.compile(r"^\*\*(?P<who>User|Cursor|Assistant|AI|Agent|Claude)\
 
 def _marked(text: str, marks: re.Pattern[str]) -> Iterator[tuple[str, str | None]]:
     found = list(marks.finditer(text))
-    for m, nxt in zip(found, [*found[1:], None], strict=True):
+    for m, nxt in zip_longest(found, found[1:]):
         if m.group("who").lower() != "user":
             continue
         body = text[m.end(): nxt.start() if nxt else len(text)]
