@@ -5,7 +5,7 @@
 For each written set: as many mined real prompts as written ones (drawn at random, long ones trimmed as the
 dev set is), char 2-5-grams and word 1-2-grams (TF-IDF) plus style features (length, lines, case, question
 mark, paths, backticks, non-ASCII share), a logistic regression, and the cross-validated ROC AUC (5 folds,
-stratified, seeded). 0.5 means the classifier cannot tell them apart.
+stratified, grouped by repository, seeded). 0.5 means the classifier cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from skillroute.harvest import trim  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from assemble_labels import looks_non_english  # noqa: E402
 
 _PATH = re.compile(r"[\w.-]+/[\w./-]+|\b\w+\.(?:py|ts|tsx|js|jsx|go|rs|md|json|yaml|yml|toml|css|html|sql)\b")
 
@@ -41,7 +44,9 @@ def style(texts: list[str]) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def auc(written: list[str], real: list[str], seed: int = 0) -> float:
+def auc(written: list[str], real: list[str], groups: list[str], seed: int = 0) -> float:
+    """Cross-validated AUC; ``groups`` (written then real) keep one repository's prompts in one fold, so the
+    classifier cannot win by memorising a project's words."""
     texts = written + real
     y = np.array([1] * len(written) + [0] * len(real))
     features = FeatureUnion([
@@ -51,8 +56,9 @@ def auc(written: list[str], real: list[str], seed: int = 0) -> float:
     ])
     model = make_pipeline(features, FunctionTransformer(sparse.csr_matrix, accept_sparse=True),
                           LogisticRegression(C=1.0, max_iter=2000))
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    p = cross_val_predict(model, np.array(texts, dtype=object), y, cv=folds, method="predict_proba")[:, 1]
+    folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed)
+    p = cross_val_predict(model, np.array(texts, dtype=object), y, cv=folds, groups=groups,
+                          method="predict_proba")[:, 1]
     return float(roc_auc_score(y, p))
 
 
@@ -62,6 +68,8 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=Path.home() / ".cache" / "skillroute-real" / "turns.jsonl")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--per-repo", type=int, default=30)
+    ap.add_argument("--english-only", action="store_true",
+                    help="Compare English prompts only (the mined logs are half non-English; real use ~6 %%).")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.real.open(encoding="utf-8")]
     random.Random(args.seed).shuffle(rows)
@@ -69,15 +77,20 @@ def main() -> None:
     real_all = []
     for row in rows:  # at most --per-repo from one repository, so no one developer's style dominates
         per_repo[row["repo"]] = per_repo.get(row["repo"], 0) + 1
-        if per_repo[row["repo"]] <= args.per_repo:
-            real_all.append(trim(row["prompt"]))
+        if per_repo[row["repo"]] <= args.per_repo and not (args.english_only and looks_non_english(row["prompt"])):
+            real_all.append((trim(row["prompt"]), row["repo"]))
     for path in args.written:
-        written = [json.loads(line)["prompt"] for line in path.open(encoding="utf-8") if line.strip()]
+        rows_w = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+        # a written prompt's group: the real prompt it was modelled on, else the writer's batch (id prefix)
+        written = [(r["prompt"], "w:" + (r.get("model") or r.get("id", "x").split("-")[0])) for r in rows_w]
+        if args.english_only:
+            written = [w for w in written if not looks_non_english(w[0])]
         rng = random.Random(args.seed)
         n = min(len(written), len(real_all))
         w = rng.sample(written, n)
         r = rng.sample(real_all, n)
-        print(f"{path}: {n} written vs {n} real prompts, cross-validated AUC {auc(w, r, args.seed):.3f}")
+        score = auc([t for t, _ in w], [t for t, _ in r], [g for _, g in w] + [g for _, g in r], args.seed)
+        print(f"{path}: {n} written vs {n} real prompts, cross-validated AUC {score:.3f}")
 
 
 if __name__ == "__main__":
