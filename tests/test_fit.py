@@ -45,9 +45,10 @@ def test_fit_refuses_the_test_split(catalog, encoder):
         Router(catalog, encoder).fit(test)
 
 
-def test_shipped_artifact_was_fitted_on_the_train_split_only():
+def test_shipped_artifact_was_fitted_on_the_train_splits_only():
+    """The shipped head read the train splits of the written set and of the real-form set, nothing else."""
     meta = json.loads((SHIPPED / "meta.json").read_text())
-    train = load_examples(EVAL, split="train")
+    train = load_examples(EVAL, split="train") + load_examples(EVAL.parent / "realform.jsonl", split="train")
     assert meta["data_sha256"] == data_sha([e.prompt for e in train], [e.skill for e in train])
     assert meta["n_examples"] == len(train)
 
