@@ -95,9 +95,7 @@ class _Index:
 # P(the description router's pick is right) = sigmoid(w · [score, lead over the runner-up, log(skills)] + b),
 # fitted by eval/tools/calibrate_zero_shot.py on the shipped train split and five public catalogs, and measured
 # on the shipped test split and three public catalogs it never saw (README: "Confidence").
-# the general description reader: a LoRA delta trained over many synthetic catalogs (train/general/)
-GENERAL_READER = Path(__file__).parent / "data" / "general"
-ZERO_SHOT_CALIBRATION: tuple[float, float, float, float] = (2.5182, 3.0857, 0.0714, -1.3871)
+ZERO_SHOT_CALIBRATION: tuple[float, float, float, float] = (2.5185, 3.085, 0.0714, -1.3872)
 
 
 def calibration_features(ranked_scores: Sequence[float]) -> list[float]:
@@ -139,9 +137,9 @@ class Router:
     margin: the best must lead the runner-up by this much, else ``skill`` is None (a tie).
     additive_threshold: an additive skill switches on at this score.
     rules: apply the do/don't rules (False is the ablation).
-    reader: a folder holding a LoRA delta that teaches the encoder to read descriptions in general (the
-        packaged one, ``GENERAL_READER``, is what ``from_path`` uses with the default model); it encodes
-        whenever no fitted fine-tune does. None: the encoder as given.
+    reader: a folder holding a LoRA delta that teaches the encoder to read descriptions in general, such as
+        one trained by ``train/general/train.py`` over many catalogs; merged into the model once, it encodes
+        whenever no fitted fine-tune does. None (the default): the encoder as given.
     """
 
     def __init__(self, catalog: Catalog, encoder: Encoder | None = None, *, floor: float = 0.15,
@@ -196,9 +194,6 @@ class Router:
         problems = catalog.problems()
         if problems:
             warnings.warn(problems, stacklevel=2)
-        if encoder is None and model is None and not os.environ.get("SKILLROUTE_MODEL") and \
-                (GENERAL_READER / "encoder-lora.safetensors").is_file():  # finetune.ADAPTER_FILE
-            kwargs.setdefault("reader", GENERAL_READER)
         router = cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
         if fitted == "auto":
             shipped = Path(dirs[0]).expanduser() / FITTED_SUBDIR

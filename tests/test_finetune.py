@@ -102,3 +102,28 @@ def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):
     shutil.rmtree(_merged_dir(resolve_model().sha256, r.adapter_.sha256))  # as if never merged on this machine
     with pytest.raises(ModelError, match="does not match"):
         Router(catalog, encoder).load_fitted(out)
+
+
+def test_episodes_train_a_catalog_per_step_deterministically(catalog, few):
+    """Two catalogs, each its own softmax: the episode trainer runs and repeats itself exactly."""
+    from skillroute.finetune import Episode, finetune_episodes
+
+    by = {s.name: list(s.triggers) for s in catalog.exclusive}
+    one = Episode([(n, by[n]) for n in ("diagnose", "fix")], [e.prompt for e in few], [e.skill for e in few])
+    two = Episode([(n, by[n]) for n in ("discuss", "give-plan")], [e.prompt for e in few], [e.skill for e in few])
+    cfg = FinetuneConfig(steps=2, batch_size=4, max_length=32, seed=1)
+    a = finetune_episodes(resolve_model(), [one, two], config=cfg)
+    b = finetune_episodes(resolve_model(), [one, two], config=cfg)
+    assert a.sha256 == b.sha256 and len(a.history) == 2 and all(np.isfinite(a.history))
+    with pytest.raises(ValueError, match="at least two skills"):
+        finetune_episodes(resolve_model(), [Episode([("fix", by["fix"])], ["x"], ["fix"])], config=cfg)
+
+
+def test_a_general_reader_encodes_when_no_fitted_delta_does(catalog, encoder, delta, tmp_path):
+    delta.save(tmp_path)
+    plain = Router(catalog, encoder)
+    read = Router(catalog, encoder, reader=tmp_path)
+    assert read._get_encoder().name != plain._get_encoder().name  # base + the reader's delta, merged
+    assert read._get_encoder().name == load_encoder(merged_model(resolve_model(), delta), backend="onnx").name
+    d = read.route("why does the nightly export hang since tuesday?")
+    assert d.skill is None or d.skill in catalog
