@@ -95,8 +95,8 @@ def test_assemble_labels_joins_two_labellings_and_resolutions(tmp_path):
 def test_realism_tells_apart_what_differs(tmp_path):
     written = tmp_path / "written.jsonl"
     real = tmp_path / "real.jsonl"
-    written.write_text("".join(json.dumps({"prompt": f"Please refactor module number {i} for clarity."}) + "\n"
-                               for i in range(40)))
+    written.write_text("".join(json.dumps({"prompt": f"Please refactor module number {i} for clarity.",
+                                           "model": f"m{i % 8}"}) + "\n" for i in range(40)))
     real.write_text("".join(json.dumps({"repo": f"r/{i % 7}", "prompt": f"wtf is this err {i} in app.tsx ??"}) + "\n"
                             for i in range(40)))
     r = run(TOOLS / "realism.py", "--real", real, written)

@@ -112,6 +112,8 @@ def test_eval_cli_gate_and_outputs(tmp_path):
     HTMLParser().feed(report.read_text())  # parses as HTML
     assert "Confusion matrix" in report.read_text()
     assert len(errors.read_text().splitlines()) == sum(not d["correct"] for d in res["decisions"])
+    with data.open("a") as f:  # a line no router gets right: the gate at 1.0 must fail
+        f.write(json.dumps({"prompt": "thanks, that worked!", "skill": "cook", "split": "train"}) + "\n")
     r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(data), "--split", "all",
                                   "--min-accuracy", "1.0", "--quiet"])
     assert r.exit_code == 1 and "under --min-accuracy" in r.output
