@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def split_of(identifier: str) -> float:
@@ -105,17 +106,14 @@ def main() -> None:
                     f.write(json.dumps({"id": i, "label_1": {k: a[i].get(k) for k in keys},
                                         "label_2": {k: b[i].get(k) for k in keys}}) + "\n")
         return
-    rows, missing, dropped = [], 0, 0
+    labelled = [(i, final(a[i], b[i], resolved, i)) for i in ids]
+    missing = sum(lab is None for _, lab in labelled)
+    dropped = sum(bool(lab and lab.get("drop")) for _, lab in labelled)
+    kept = [(i, lab) for i, lab in labelled if lab is not None and not lab.get("drop")]
+    rows = []
     if args.mode == "real":
         cands = read([args.candidates])
-        for i in ids:
-            lab = final(a[i], b[i], resolved, i)
-            if lab is None:
-                missing += 1
-                continue
-            if lab.get("drop"):
-                dropped += 1
-                continue
+        for i, lab in kept:
             c = cands[i]
             rows.append({"id": i, "repo": c["repo"], "commit": c["commit"], "path": c["path"], "turn": c["turn"],
                          "sha256": c["sha256"], "trimmed": c["trimmed"], "skill": lab["skill"],
@@ -123,14 +121,7 @@ def main() -> None:
                          "tags": ["non-english"] if looks_non_english(c["prompt"]) else []})
     else:
         by_skill: dict[str, list[dict]] = defaultdict(list)
-        for i in ids:
-            lab = final(a[i], b[i], resolved, i)
-            if lab is None:
-                missing += 1
-                continue
-            if lab.get("drop"):
-                dropped += 1
-                continue
+        for i, lab in kept:
             w = a[i]
             row = {"id": i, "prompt": w["prompt"], "skill": lab["skill"], "also": lab.get("also") or [],
                    "acceptable": lab.get("acceptable") or [], "tags": w.get("tags") or [], "model": w.get("model"),
@@ -145,6 +136,15 @@ def main() -> None:
     with args.out.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if args.mode == "realform":  # prompts that overlap the project's hidden evaluation prompts are dropped
+        from mine_real import GUARD, flagged_lines
+
+        bad = flagged_lines(args.out) if GUARD.exists() else set()
+        rows = [r for n, r in enumerate(rows, 1) if n not in bad]
+        with args.out.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"{len(bad)} dropped by holdout-guard" if GUARD.exists() else "holdout-guard not found: not checked")
     mix = Counter(r["skill"] for r in rows)
     print(f"wrote {len(rows)} lines to {args.out} ({dropped} dropped as not labellable alone, {missing} "
           f"disagreements without a resolution); skills: {dict(mix.most_common())}")
