@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import warnings
+import zipfile
 from collections import Counter
 from itertools import pairwise
 from collections.abc import Sequence
@@ -161,9 +162,9 @@ class FittedHead:
             meta = json.loads((folder / "meta.json").read_text())
             with np.load(folder / "head.npz", allow_pickle=False) as data:
                 arrays = {k: data[k].astype(np.float64) for k in data.files}
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"{folder}: not a readable fitted-router artifact ({exc}); refit with "
-                             "`skillroute fit`") from exc
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a torn or tampered file
+            raise ModelError(f"{folder}: not a readable fitted-router artifact ({type(exc).__name__}: {exc}); "
+                             "refit with `skillroute fit`") from exc
         if meta.get("artifact_version") != ARTIFACT_VERSION:
             raise ModelError(f"{folder}: artifact version {meta.get('artifact_version')} is not "
                              f"{ARTIFACT_VERSION}; refit with `skillroute fit`")

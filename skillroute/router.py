@@ -351,23 +351,38 @@ class Router:
         return merged_model(source, delta)
 
     def save_fitted(self, folder: str | os.PathLike[str]) -> Path:
-        """Write the fitted router (head, thresholds, vocabulary and the LoRA delta, if any) into ``folder``."""
+        """Write the fitted router (head, thresholds, vocabulary and the LoRA delta, if any) into ``folder``.
+
+        The artifact is written whole into a temporary folder beside ``folder`` and swapped in, so a write
+        that is killed leaves the old artifact (or none), never half of one.
+        """
         import shutil
+        import tempfile
 
         from .finetune import ADAPTER_FILE
 
         if self.head_ is None:
             raise NotFittedError("nothing to save: call fit() or load_fitted() first")
-        out = self.head_.save(folder)
-        target = out / ADAPTER_FILE
-        if self.adapter_ is not None:
-            self.adapter_.save(out)
-        elif self.head_.meta.get("adapter") and self._fitted_from is not None:
-            src = self._fitted_from / ADAPTER_FILE
-            if src.resolve() != target.resolve():
-                shutil.copyfile(src, target)
-        elif not self.head_.meta.get("adapter"):
-            target.unlink(missing_ok=True)  # a stale delta from an earlier fit must not be picked up
+        out = Path(folder)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+        old = out.with_name(f".{out.name}.old")
+        try:
+            self.head_.save(tmp)
+            if self.adapter_ is not None:
+                self.adapter_.save(tmp)
+            elif self.head_.meta.get("adapter") and self._fitted_from is not None:
+                shutil.copyfile(self._fitted_from / ADAPTER_FILE, tmp / ADAPTER_FILE)
+            tmp.chmod(0o755)
+            shutil.rmtree(old, ignore_errors=True)
+            if out.exists():
+                os.replace(out, old)
+            os.replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+        if self._fitted_from is not None and self._fitted_from.resolve() == out.resolve():
+            self._fitted_from = out
         return out
 
     def _features(self, texts: Sequence[str], feature_skills: Sequence[str]) -> np.ndarray:

@@ -66,6 +66,24 @@ def test_fit_is_deterministic_and_round_trips(catalog, encoder, small_train, fit
         assert x.confidence == pytest.approx(y.confidence, abs=1e-3)
 
 
+def test_saving_swaps_the_whole_artifact_and_a_torn_one_is_a_model_error(catalog, encoder, fitted_small, tmp_path):
+    art = tmp_path / "art"
+    fitted_small.save_fitted(art)
+    (art / "encoder-lora.safetensors").write_bytes(b"stale")  # left by an earlier fit with a fine-tune
+    fitted_small.save_fitted(art)  # written beside, then swapped in whole: nothing stale survives
+    assert {p.name for p in art.iterdir()} == {"head.npz", "meta.json", "vocabulary.json"}
+    assert [p.name for p in tmp_path.iterdir()] == ["art"]  # no temporary or old folder left
+    head = (art / "head.npz").read_bytes()
+    (art / "head.npz").write_bytes(head[: len(head) // 10])  # as a write killed half-way used to leave it
+    with pytest.raises(ModelError, match="not a readable fitted-router artifact"):
+        Router(catalog, encoder).load_fitted(art)
+    with pytest.warns(UserWarning, match="routing zero-shot"):  # "auto" falls back to the descriptions
+        shutil.copytree(SKILLS, tmp_path / "cat", ignore=shutil.ignore_patterns(".skillroute"))
+        shutil.copytree(art, tmp_path / "cat" / ".skillroute" / "fitted")
+        r = Router.from_path(tmp_path / "cat", encoder=encoder)
+    assert r.head_ is None
+
+
 def test_numpy_tfidf_equals_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
