@@ -569,13 +569,17 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
         import uvicorn
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise click.ClickException("the server needs uvicorn and starlette: pip install uvicorn starlette") from exc
-    from .server import create_app
+    from .server import LOOPBACK_HOSTS, create_app
 
     dirs = catalog_dirs(skill_dirs)
     fitted = _fitted_arg(fitted_dir, zero_shot)
     strict = _strict()
+    loopback = host in LOOPBACK_HOSTS
+    if not loopback:
+        click.echo(f"warning: bound to {host}, beyond loopback: anyone who can reach this address can use "
+                   "the server, and the Host check is off", err=True)
     app = create_app(dirs, lambda d: make_router(tuple(d), model, backend, strict=strict, fitted=fitted),
-                     reload_interval)
+                     reload_interval, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     click.echo(f"skillroute serving {len(app.state.holder.router.catalog)} skills on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -57,6 +57,14 @@ def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any]
         return None, ""  # no server: route in-process
 
 
+def _valid(decision: dict[str, Any], catalog) -> bool:
+    """A server's answer names skills of this catalog and a confidence in [0, 1]: nothing else is injected."""
+    skill, also, conf = decision.get("skill"), decision.get("also"), decision.get("confidence")
+    return ((skill is None or (isinstance(skill, str) and skill in catalog))
+            and isinstance(also, list) and all(isinstance(a, str) and a in catalog for a in also)
+            and isinstance(conf, (int, float)) and not isinstance(conf, bool) and 0.0 <= conf <= 1.0)
+
+
 def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list:
     """The catalog `skillroute route` would read from the prompt's working folder."""
     from .catalog import default_skill_dirs
@@ -76,7 +84,10 @@ def _route(payload: Any, dirs: list[str], server: str | None, log_path: Path) ->
     skill_dirs = _skill_dirs(payload, dirs)
     with warnings.catch_warnings(record=True) as caught:  # stdout is the host's; notes go to the log
         warnings.simplefilter("always")
-        decision, why = _via_server(server, prompt, load_catalog(*skill_dirs).fingerprint()) if server else (None, "")
+        catalog = load_catalog(*skill_dirs) if server else None
+        decision, why = _via_server(server, prompt, catalog.fingerprint()) if catalog is not None else (None, "")
+        if decision is not None and not _valid(decision, catalog):
+            decision, why = None, "the server's answer is not a decision of this catalog"
         source = "server"
         if decision is None:
             from .router import Router

@@ -21,7 +21,9 @@ from .errors import SkillrouteError
 __all__ = ["create_app", "MAX_BODY_BYTES", "DEFAULT_PORT"]
 
 MAX_BODY_BYTES = 1_000_000
+MAX_BATCH = 256  # prompts in one /route/batch request
 DEFAULT_PORT = 8765
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class _RouterHolder:
@@ -67,8 +69,13 @@ def _error(status: int, message: str):
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
-    """The Starlette app serving the router built by ``build(dirs)``."""
+def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
+               allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS):
+    """The Starlette app serving the router built by ``build(dirs)``.
+
+    ``allowed_hosts``: the `Host` names a request may carry (loopback by default, so a web page cannot
+    reach the server through DNS rebinding); None accepts any, for a server bound beyond loopback.
+    """
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -78,7 +85,10 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
     state: dict[str, Any] = {"reload_error": None}
 
     async def body(request: Request) -> Any:
-        size = int(request.headers.get("content-length") or 0)
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise _HTTPError(415, "send the body as JSON (Content-Type: application/json)")
+        length = request.headers.get("content-length") or "0"
+        size = int(length) if length.isdigit() and len(length) < 12 else MAX_BODY_BYTES + 1
         if size > MAX_BODY_BYTES:
             raise _HTTPError(413, f"request body over {MAX_BODY_BYTES} bytes")
         raw = b""
@@ -88,8 +98,10 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
                 raise _HTTPError(413, f"request body over {MAX_BODY_BYTES} bytes")
         try:
             return json.loads(raw or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:  # also a number of thousands of digits
             raise _HTTPError(400, f"malformed JSON: {exc}") from None
+        except RecursionError:
+            raise _HTTPError(400, "malformed JSON: nested too deeply") from None
 
     def text_field(data: Any, name: str) -> str:
         if not isinstance(data, dict) or not isinstance(data.get(name), str) or not data[name].strip():
@@ -112,10 +124,15 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
                 for (_, fut), d in zip(items, decisions, strict=True):
                     if not fut.done():
                         fut.set_result(d)
-            except Exception as exc:  # every waiting request gets the error, the batcher lives on
-                for _, fut in items:
-                    if not fut.done():
-                        fut.set_exception(exc)
+            except Exception:  # one bad request must not fail the others: route each alone, it fails alone
+                for prompt, fut in items:
+                    try:
+                        d = await asyncio.to_thread(holder.router.route, prompt)
+                        if not fut.done():
+                            fut.set_result(d)
+                    except Exception as exc:  # noqa: BLE001 - handed to that request's handler
+                        if not fut.done():
+                            fut.set_exception(exc)
 
     async def route(request: Request):
         prompt = text_field(await body(request), "prompt")
@@ -129,6 +146,8 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
         prompts = data.get("prompts") if isinstance(data, dict) else None
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
             raise _HTTPError(422, "the body needs 'prompts': a non-empty list of non-empty strings")
+        if len(prompts) > MAX_BATCH:
+            raise _HTTPError(413, f"at most {MAX_BATCH} prompts a batch; send several batches")
         ds = await asyncio.to_thread(holder.router.route_many, prompts)
         return JSONResponse({"decisions": [d.to_dict() for d in ds]})
 
@@ -136,8 +155,8 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
         data = await body(request)
         prompt = text_field(data, "prompt")
         k = data.get("k", 3)
-        if not isinstance(k, int) or k < 1:
-            raise _HTTPError(422, "'k' must be a positive integer")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 1000:
+            raise _HTTPError(422, "'k' must be an integer from 1 to 1000")
         top = await asyncio.to_thread(holder.router.shortlist, prompt, k)
         return JSONResponse({"shortlist": [[n, s] for n, s in top]})
 
@@ -177,10 +196,19 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0):
     async def server_error(request, exc: Exception):
         return _error(500, f"{type(exc).__name__}: {exc}")
 
-    app = Starlette(routes=[Route("/route", route, methods=["POST"]), Route("/route/batch", route_batch, methods=["POST"]),
+    async def starlette_error(request, exc):  # 404, 405 and the like: JSON too, like every other error
+        return _error(exc.status_code, str(exc.detail))
+
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))] if allowed_hosts else []
+    app = Starlette(middleware=middleware, routes=[Route("/route", route, methods=["POST"]), Route("/route/batch", route_batch, methods=["POST"]),
                             Route("/shortlist", shortlist, methods=["POST"]), Route("/skills", skills),
                             Route("/health", health)],
-                    exception_handlers={_HTTPError: http_error, Exception: server_error}, lifespan=lifespan)
+                    exception_handlers={_HTTPError: http_error, HTTPException: starlette_error,
+                                        Exception: server_error}, lifespan=lifespan)
     app.state.holder = holder
     return app
 

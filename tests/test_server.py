@@ -1,7 +1,6 @@
 """The HTTP server from a thread (a real uvicorn on loopback) and the Claude Code hook end to end."""
 
 import json
-from pathlib import Path
 import shutil
 import socket
 import subprocess
@@ -11,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +79,7 @@ def test_bad_requests_get_json_errors_and_the_server_keeps_serving(server):
     # client still writing a 1 MB body can meet a closed socket, which made this check flaky)
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(b"POST /route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /route HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 1100000\r\n\r\n{")
         assert sock.recv(64).startswith(b"HTTP/1.1 413")
     assert call(url, "/route", {"prompt": "review this PR please"})[0] == 200
@@ -175,3 +175,56 @@ def test_hook_is_silent_below_the_threshold_and_never_fails(tmp_path):
     assert out.returncode == 0 and out.stdout == "" and "error JSONDecodeError" in log.read_text()
     out, log = run_hook_cli(["--skills", str(tmp_path / "missing"), "--server", "none"], PAYLOAD, tmp_path)
     assert out.returncode == 0 and out.stdout == "" and "CatalogError" in log.read_text()
+
+
+def test_json_only_loopback_hosts_json_errors_and_batch_limits(server):
+    url, _ = server
+    req = urllib.request.Request(url + "/route", data=b'{"prompt": "hi there"}', method="POST",
+                                 headers={"Content-Type": "text/plain"})  # what a web page may send freely
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=30)
+    assert info.value.code == 415
+    req = urllib.request.Request(url + "/health", headers={"Host": "evil.example:8765"})  # DNS rebinding
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=30)
+    assert info.value.code == 400
+    assert call(url, "/nope") == (404, {"error": "Not Found"})
+    status, out = call(url, "/route/batch", {"prompts": ["add a button"] * 257})
+    assert status == 413 and "at most 256" in out["error"]
+    status, out = call(url, "/route", raw=b"[" * 100_000 + b"]" * 100_000)
+    assert status in (400, 413) and "error" in out
+    status, out = call(url, "/shortlist", raw=b'{"prompt": "add a button", "k": ' + b"9" * 5000 + b"}")
+    assert status == 400 and "error" in out
+
+
+def test_one_failing_request_fails_alone(encoder):
+    """A request that makes the router raise must not fail the others batched with it. No real input makes
+    the router raise any more (requests are normalised first), so this router is made to fail on a marker."""
+    import uvicorn
+
+    from skillroute import load_catalog
+
+    class Fragile(Router):
+        def route_many(self, texts):
+            if any("POISON" in t for t in texts):
+                raise RuntimeError("poisoned batch")
+            return super().route_many(texts)
+
+    app = create_app([str(SKILLS)], lambda d: Fragile(load_catalog(*d), encoder), reload_interval=0)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        prompts = ["add a logout button"] * 7 + ["POISON please"] + ["why is the build slow?"] * 7
+        with ThreadPoolExecutor(len(prompts)) as pool:
+            codes = [c for c, _ in pool.map(lambda p: call(url, "/route", {"prompt": p}), prompts)]
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+    assert codes[7] == 500 and codes.count(500) == 1 and codes.count(200) == 14
