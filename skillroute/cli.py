@@ -778,6 +778,24 @@ def _print_summary(r: dict, quiet: bool) -> None:
 
 
 @main.command()
+@click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="A skill directory (default: found as `route` finds it).")
+def doctor(skill_dirs: tuple[str, ...]) -> None:
+    """Check the setup: the catalog, the fitted router, the cache, a server, the hook's settings; with fixes."""
+    from .doctor import run_checks
+
+    checks = run_checks(list(skill_dirs))
+    for c in checks:
+        click.echo(f"{'ok     ' if c.ok else 'PROBLEM'} {c.name}: {c.detail}")
+        if c.fix:
+            click.echo(f"        → {c.fix}")
+    bad = sum(not c.ok for c in checks)
+    click.echo(f"{bad} problem(s)" if bad else "no problem found")
+    if bad:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--since", type=click.DateTime(), default=None, help="Only prompts typed on or after this date.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,

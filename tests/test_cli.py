@@ -63,3 +63,25 @@ def test_skills_lists_kinds_triggers_and_rules():
     assert "- not: still making decisions  → give-plan" in r.output
     data = json.loads(run(["skills", "--json", "--skills", str(SKILLS)]).output)
     assert {s["name"] for s in data["skills"]} >= {"ask", "cook"}
+
+
+def test_doctor_names_each_problem_with_its_fix(tmp_path, monkeypatch):
+    from .conftest import write_skill
+
+    project = tmp_path / "proj"
+    write_skill(project / ".claude" / "skills", "deploy-app", "Use when shipping the app to staging.")
+    (project / ".claude" / "settings.json").write_text(json.dumps({"hooks": {"UserPromptSubmit": [
+        {"hooks": [{"type": "command", "command": "skillroute hook", "timeout": 5}]}]}}))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SKILLROUTE_SKILLS", raising=False)
+    monkeypatch.setenv("SKILLROUTE_SERVER", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.chdir(project)
+    r = CliRunner().invoke(main, ["doctor"])
+    assert r.exit_code == 1, r.output
+    assert "ok      catalog: 1 skills" in r.output and "none: the description router routes" in r.output
+    assert "PROBLEM hook settings" in r.output and "timeout 5" in r.output and "deadline" in r.output
+    assert "the hook routes in-process" in r.output
+    (project / ".claude" / "settings.json").write_text(json.dumps({"hooks": {"UserPromptSubmit": [
+        {"hooks": [{"type": "command", "command": "skillroute hook", "timeout": 10}]}]}}))
+    r = CliRunner().invoke(main, ["doctor"])
+    assert "PROBLEM hook settings" not in r.output and "ok      hook settings" in r.output
