@@ -271,9 +271,8 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
     for n, path in enumerate(data):
         skipped: list = []
         examples = load_examples(path, exclusive=[s.name for s in cat.exclusive],
-                                 additive=[s.name for s in cat.additive], lenient=lenient, skipped=skipped)
-        if any(e.split is not None for e in examples):  # a set without splits is read whole
-            examples = [e for e in examples if split == "all" or e.split == split]
+                                 additive=[s.name for s in cat.additive], split=split, lenient=lenient,
+                                 skipped=skipped)
         part = split if any(e.split for e in examples) else "all"
         if not examples:
             raise click.UsageError(f"{path}: no examples in split '{split}'")
@@ -698,6 +697,8 @@ def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setf
     kw = dict(exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive])
     train = load_examples(data, split="train", **kw)
     test = load_examples(data, split="test", **kw)
+    if not any(e.split for e in train):  # a set without splits is read whole: it has nothing to fit on
+        raise click.UsageError(f"{data}: the studies need a set with train and test splits (--data first)")
     con = Console(width=110)
     if cv_folds:
         from .validation import cross_validate

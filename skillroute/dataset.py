@@ -44,7 +44,8 @@ def _strings(value, path, n, name) -> tuple[str, ...]:
 def load_examples(path: str | Path, *, exclusive: Iterable[str] | None = None, additive: Iterable[str] | None = None,
                   split: str | None = None, lenient: bool = False,
                   skipped: list[DataError] | None = None) -> list[Example]:
-    """Read a JSONL file of labelled prompts; ``split`` keeps only that split ("all" or None keeps all).
+    """Read a JSONL file of labelled prompts; ``split`` keeps only that split ("all" or None keeps all; a file
+    whose lines carry no split, such as the rebuilt real dev set, is read whole).
 
     With skill names given, an unknown name is an error. ``lenient`` skips bad lines and appends each
     error to ``skipped`` instead of raising.
@@ -70,9 +71,10 @@ def load_examples(path: str | Path, *, exclusive: Iterable[str] | None = None, a
             if skipped is not None:
                 skipped.append(err)
             continue
-        if split in (None, "all") or ex.split == split:
-            out.append(ex)
-    return out
+        out.append(ex)
+    if split in (None, "all") or not any(e.split for e in out):  # a set without splits is read whole
+        return out
+    return [e for e in out if e.split == split]
 
 
 def _parse_line(line: str, path: Path, n: int, ex_names: set[str] | None,

@@ -84,8 +84,11 @@ def _route(payload: Any, dirs: list[str], server: str | None, log_path: Path) ->
     skill_dirs = _skill_dirs(payload, dirs)
     with warnings.catch_warnings(record=True) as caught:  # stdout is the host's; notes go to the log
         warnings.simplefilter("always")
-        catalog = load_catalog(*skill_dirs) if server else None
-        decision, why = _via_server(server, prompt, catalog.fingerprint()) if catalog is not None else (None, "")
+        catalog = load_catalog(*skill_dirs)  # loaded once: the server check and in-process routing share it
+        problems = catalog.problems()
+        if problems:
+            _log(log_path, f"warning {problems}")
+        decision, why = _via_server(server, prompt, catalog.fingerprint()) if server else (None, "")
         if decision is not None and not _valid(decision, catalog):
             decision, why = None, "the server's answer is not a decision of this catalog"
         source = "server"
@@ -94,7 +97,7 @@ def _route(payload: Any, dirs: list[str], server: str | None, log_path: Path) ->
 
             if why:
                 _log(log_path, f"note {why}; routing in-process")
-            decision = Router.from_path(*skill_dirs).route(prompt).to_dict()
+            decision = Router.from_catalog(catalog, skill_dirs[0]).route(prompt).to_dict()
             source = "in-process"
     for w in dict.fromkeys(str(c.message) for c in caught):
         _log(log_path, f"warning {w}")

@@ -172,6 +172,7 @@ class Router:
         self._index: _Index | None = None
         self._encoder: Encoder | None = None
         self._reader_encoder: Encoder | None = None
+        self._reader_lora: Any = None  # the reader's LoraDelta, read once
         self.head_: Any = None  # a FittedHead after fit() or load_fitted(); None routes zero-shot
         self.adapter_: Any = None  # the LoraDelta fit() trained (the description-reading fine-tune), if any
         self._tuned: Encoder | None = None  # base model + delta, merged: what a fine-tuned fitted router encodes with
@@ -194,14 +195,23 @@ class Router:
         problems = catalog.problems()
         if problems:
             warnings.warn(problems, stacklevel=2)
+        return cls.from_catalog(catalog, dirs[0], encoder=encoder, model=model, backend=backend, fitted=fitted,
+                                **kwargs)
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, home: str | os.PathLike[str] | None = None, *,
+                     encoder: Encoder | None = None, model: str | None = None, backend: str | None = None,
+                     fitted: str | os.PathLike[str] | None = "auto", **kwargs: Any) -> Router:
+        """A router over a catalog already loaded; ``fitted="auto"`` looks in ``home``'s ``.skillroute/fitted``
+        (``from_path`` passes its first directory). The rest as ``from_path``."""
         router = cls(catalog, encoder if encoder is not None else load_encoder(model, backend), **kwargs)
         if fitted == "auto":
-            shipped = Path(dirs[0]).expanduser() / FITTED_SUBDIR
-            if (shipped / "meta.json").is_file():
+            shipped = Path(home).expanduser() / FITTED_SUBDIR if home is not None else None
+            if shipped is not None and (shipped / "meta.json").is_file():
                 try:
                     router.load_fitted(shipped)
                 except SkillrouteError as exc:
-                    warnings.warn(f"not using {shipped}: {exc}; routing zero-shot", stacklevel=2)
+                    warnings.warn(f"not using {shipped}: {exc}; routing zero-shot", stacklevel=3)
         elif fitted is not None:
             router.load_fitted(fitted)
         return router
@@ -267,7 +277,7 @@ class Router:
                   progress: Callable[[int, float], None] | None) -> None:
         from .finetune import FinetuneConfig, finetune, merged_model
 
-        source = getattr(self._get_encoder(), "source", None)
+        source = getattr(self._get_base(), "source", None)  # a fitted delta is relative to the base model
         if source is None or source.path is None:
             raise ValueError("the fine-tune needs a local model (the packaged one or a folder); this encoder "
                              "has none: fit with finetune=False")
@@ -381,8 +391,6 @@ class Router:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(old, ignore_errors=True)
-        if self._fitted_from is not None and self._fitted_from.resolve() == out.resolve():
-            self._fitted_from = out
         return out
 
     def _features(self, texts: Sequence[str], feature_skills: Sequence[str]) -> np.ndarray:
@@ -424,20 +432,25 @@ class Router:
         """Base model + the general reader's delta, merged once per machine (like a fitted delta)."""
         with self._lock:
             if self._reader_encoder is None:
-                from .finetune import LoraDelta, merged_model
+                from .finetune import merged_model
 
                 base = self._get_base()
-                folder = merged_model(base.source, LoraDelta.load(self.reader))  # type: ignore[attr-defined]
+                folder = merged_model(base.source, self._reader_delta())  # type: ignore[attr-defined]
                 self._reader_encoder = load_encoder(folder, backend=getattr(base, "backend", None),
                                                     quantize=getattr(base, "quantize", False))
             return self._reader_encoder
 
-    def _reader_sha(self) -> str | None:
-        if self.reader is None:
-            return None
-        from .finetune import LoraDelta
+    def _reader_delta(self):
+        """The general reader's delta, read from ``reader`` once."""
+        with self._lock:
+            if self._reader_lora is None:
+                from .finetune import LoraDelta
 
-        return LoraDelta.load(self.reader).sha256
+                self._reader_lora = LoraDelta.load(self.reader)  # type: ignore[arg-type]
+            return self._reader_lora
+
+    def _reader_sha(self) -> str | None:
+        return None if self.reader is None else self._reader_delta().sha256
 
     def _build(self) -> _Index:
         from .cache import EmbeddingCache

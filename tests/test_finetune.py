@@ -127,3 +127,13 @@ def test_a_general_reader_encodes_when_no_fitted_delta_does(catalog, encoder, de
     assert read._get_encoder().name == load_encoder(merged_model(resolve_model(), delta), backend="onnx").name
     d = read.route("why does the nightly export hang since tuesday?")
     assert d.skill is None or d.skill in catalog
+
+
+def test_a_fit_over_a_reader_fine_tunes_the_base_model(catalog, encoder, few, delta, tmp_path):
+    """The fitted delta is relative to the base model (its merge checks that), whatever encodes zero-shot."""
+    delta.save(tmp_path / "reader")
+    r = Router(catalog, encoder, reader=tmp_path / "reader").fit(few, finetune_config=TINY)
+    assert r.adapter_.base_sha256 == resolve_model().sha256
+    out = r.save_fitted(tmp_path / "art")
+    loaded = Router(catalog, encoder, reader=tmp_path / "reader").load_fitted(out)  # merges without a mismatch
+    assert loaded._get_encoder().name == r._get_encoder().name
