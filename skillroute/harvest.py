@@ -292,7 +292,7 @@ def _log_files(root: Path) -> Iterator[Path]:
 
 
 def harvest(paths: Iterable[str | Path], since: datetime | None = None) -> Iterator[Turn]:
-    """Every typed prompt under the given files or folders (default layouts of each tool), oldest rules first."""
+    """Every typed prompt under the given files or folders (each tool's layout), file by file, in order."""
     for root in paths:
         root = Path(root).expanduser()
         if not root.exists():
