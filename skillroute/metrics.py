@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import require
+
 __all__ = [
     "effective_labels", "top1_accuracy", "recall_at_k", "per_label_scores", "confusion", "confused_with",
     "expected_calibration_error", "weighted_accuracy", "binary_prf", "PROFILE_MIX",
@@ -46,6 +48,7 @@ def recall_at_k(y_true: Sequence[str], ranked: Sequence[Sequence[str]], k: int =
 
 def per_label_scores(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str]) -> dict[str, dict]:
     """Precision, recall, F1 and support per label (scikit-learn's definitions, zero where undefined)."""
+    require("eval", "sklearn", "scipy")
     from sklearn.metrics import precision_recall_fscore_support
 
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(labels), zero_division=0)
@@ -55,6 +58,7 @@ def per_label_scores(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Se
 
 def confusion(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str]) -> np.ndarray:
     """Confusion matrix: rows are true labels, columns predictions, both in ``labels`` order."""
+    require("eval", "sklearn", "scipy")
     from sklearn.metrics import confusion_matrix
 
     return confusion_matrix(y_true, y_pred, labels=list(labels))

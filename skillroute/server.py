@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import SkillrouteError
+from .errors import SkillrouteError, require
 
 __all__ = ["create_app", "MAX_BODY_BYTES", "DEFAULT_PORT"]
 
@@ -76,6 +76,7 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
     ``allowed_hosts``: the `Host` names a request may carry (loopback by default, so a web page cannot
     reach the server through DNS rebinding); None accepts any, for a server bound beyond loopback.
     """
+    require("serve", "starlette")
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse

@@ -25,6 +25,7 @@ import numpy as np
 
 from .catalog import MAX_DESCRIPTION, Catalog, read_skill_file
 from .dataset import NONE, Example
+from .errors import require
 from .lexical import tokens
 from .query import explicit_invocation, read_request
 from .rules import parse_description, split_sentences
@@ -315,6 +316,7 @@ class _Lexicon:
     """``LexicalIndex.score`` for every example at once: a sparse term-count matrix times the skills' TF-IDF."""
 
     def __init__(self, proses: Sequence[str]):
+        require("eval", "sklearn", "scipy")
         from scipy import sparse
 
         vocab: dict[str, int] = {}
@@ -330,6 +332,7 @@ class _Lexicon:
 
     def score(self, triggers: Sequence[tuple[str, ...]]) -> np.ndarray:
         """Examples x skills: the TF-IDF cosine of each example's prose with each skill's joined triggers."""
+        require("eval", "sklearn", "scipy")
         from scipy import sparse
 
         docs = []
@@ -485,6 +488,7 @@ class _Tuner:
 
     def __init__(self, router: Any, skill: str, examples: Sequence[Example], folds: int, seed: int,
                  max_clusters: int, min_net: int):
+        require("eval", "sklearn", "scipy")
         from sklearn.model_selection import StratifiedKFold
 
         self.router, self.skill, self.examples = router, skill, list(examples)
@@ -543,6 +547,7 @@ class _Tuner:
         if c == 1:
             labels = np.zeros(len(rows), dtype=np.int64)
         else:
+            require("eval", "sklearn", "scipy")
             from sklearn.cluster import KMeans
 
             labels = KMeans(c, n_init=4, random_state=self.seed).fit_predict(vec)

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import require
+
 from .dataset import NONE, Example
 
 __all__ = ["cross_validate", "leave_skills_out"]
@@ -26,6 +28,7 @@ def cross_validate(router, examples: Sequence[Example], k: int = 5, seed: int = 
     ``finetune=False`` refits the head alone on the base encoder (an encoder fine-tuned on every fold would
     have seen the held-out prompts); True fine-tunes again in every fold (minutes each on a CPU).
     """
+    require("eval", "sklearn", "scipy")
     from sklearn.model_selection import StratifiedKFold
 
     saved = router._snapshot()

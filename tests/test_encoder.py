@@ -1,5 +1,6 @@
 """Encoders and caches: model verification, backend agreement, corrupt caches, no torch on the lean path."""
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,88 @@ def test_import_is_light():
                           "if m.split('.')[0] in ('numpy', 'torch', 'yaml', 'click')))"],
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+# A routing-only install has no torch, transformers, sentence-transformers, peft, scikit-learn or scipy.
+# Installing a second environment in a test is slow and needs the package index, so the child process is
+# made to see them as absent: sys.modules holds None for each, which import and find_spec both honour.
+_BLOCK_TRAINING_STACK = (  # None in sys.modules: `import` raises ImportError, find_spec answers None
+    "import sys\n"
+    "for name in ('torch', 'transformers', 'sentence_transformers', 'peft', 'sklearn', 'scipy'):\n"
+    "    sys.modules[name] = None\n"
+)
+
+
+def _run_without_training_stack(code: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SKILLROUTE_CACHE": str(tmp_path / "cache")}  # empty: merge and export happen here
+    return subprocess.run([sys.executable, "-c", _BLOCK_TRAINING_STACK + code, *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_fitted_router_routes_without_the_training_stack(tmp_path):
+    from .conftest import SKILLS
+
+    code = (
+        "import json\n"
+        "from skillroute import Router\n"
+        "r = Router.from_path(sys.argv[1])\n"
+        "d = r.route('the /orders endpoint returns 500 since the discount column, traceback in orders.py:88')\n"
+        "print(json.dumps([r.head_ is not None, d.skill, d.confidence]))\n"
+    )
+    out = _run_without_training_stack(code, tmp_path, str(SKILLS))
+    assert out.returncode == 0, out.stderr
+    fitted, skill, confidence = json.loads(out.stdout)
+    assert fitted and skill == "fix" and 0 < confidence <= 1
+    assert "building the ONNX encoder" in out.stderr  # a first run says what it is doing
+
+
+def test_missing_extra_is_named(tmp_path):
+    code = "from skillroute.metrics import confusion\nconfusion(['a'], ['a'], labels=['a'])\n"
+    out = _run_without_training_stack(code, tmp_path)
+    assert out.returncode != 0
+    assert "MissingExtraError" in out.stderr and "pip install 'skillroute[eval]'" in out.stderr
+
+
+def test_graph_matches_the_torch_model_with_a_merged_delta(tmp_path, torch_encoder):
+    """The numpy merge + hand-built graph equals peft's merge run through transformers (the reference)."""
+    pytest.importorskip("peft")
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from transformers import AutoModel, AutoTokenizer
+
+    from skillroute.bert_onnx import build_bert_onnx
+    from skillroute.finetune import LORA_TARGETS, mean_pool
+
+    src = resolve_model()
+    rng = np.random.default_rng(0)
+    model = get_peft_model(AutoModel.from_pretrained(str(src.path)),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=LORA_TARGETS, lora_dropout=0.0))
+    names = [k for k in model.state_dict() if "lora_" in k]
+    delta = {k.replace(".default", ""): (rng.standard_normal(model.state_dict()[k].shape) * 0.05).astype(np.float32)
+             for k in names}
+    set_peft_model_state_dict(model, {k: torch.from_numpy(v) for k, v in delta.items()})
+    texts = ["fix the flaky login test", "a much longer request about the billing service " * 5]
+    tok = AutoTokenizer.from_pretrained(str(src.path))
+    batch = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        ref = mean_pool(model.merge_and_unload()(**batch).last_hidden_state, batch["attention_mask"]).numpy()
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(build_bert_onnx(src.path, delta, scaling=8 / 4), providers=["CPUExecutionProvider"])
+    got = session.run(None, {k: v.numpy() for k, v in batch.items()})[0]
+    assert np.abs(got - ref).max() < 1e-4
+    assert np.abs(got - torch_encoder.encode(texts)).max() > 1e-3  # the delta did change the vectors
+
+
+def test_a_delta_that_does_not_fit_the_model_is_refused():
+    from skillroute.bert_onnx import merge_lora
+
+    base = {"encoder.layer.0.attention.self.query.weight": np.zeros((4, 4), dtype=np.float32)}
+    good = {"base_model.model.encoder.layer.0.attention.self.query.lora_A.weight": np.ones((2, 4), np.float16),
+            "base_model.model.encoder.layer.0.attention.self.query.lora_B.weight": np.ones((4, 2), np.float16)}
+    merged = merge_lora(base, good, scaling=0.5)
+    assert np.allclose(merged["encoder.layer.0.attention.self.query.weight"], 1.0)  # 0.5 · (1·1 + 1·1)
+    with pytest.raises(ModelError, match="does not match the base model"):
+        merge_lora(base, {k.replace("query", "key"): v for k, v in good.items()}, 1.0)
+    with pytest.raises(ModelError, match="do not fit"):
+        merge_lora(base, {**good, next(iter(good)): np.ones((2, 5), np.float16)}, 1.0)
