@@ -21,15 +21,16 @@ DEFAULT_LISTING_BUDGET = 8000  # about 1% of a 200k-token context window, at 4 c
 def explain(router, text: str) -> dict[str, Any]:
     """Every skill's score for ``text``: its best trigger facet, the rule that fired and its effect, the
     threshold, and why the winner won (its margin over the runner-up); the fitted head's view too."""
-    idx = router._build()
-    body, vs = read_request(text)
-    qv = router._get_encoder().encode(vs)
-    sc = router._score(idx, qv, body)
-    lexical = idx.lexical.score(body)
+    from .decision import rule_hits
+
+    idx, batch, sc, _ = router.inspect([text])
+    _, vs = read_request(text)
+    lexical = idx.lexical.score(batch.prose[0])
     decision = router.route(text)
-    hits = {h.skill: h for h in sc["hits"]}
+    fired = rule_hits(idx, sc, 0)
+    hits = {h.skill: h for h in fired}
     boosts: dict[str, list[str]] = {}
-    for h in sc["hits"]:
+    for h in fired:
         if h.redirect:
             boosts.setdefault(h.redirect, []).append(h.skill)
     fitted = dict(decision.ranked) if router.head_ is not None else {}
@@ -39,9 +40,9 @@ def explain(router, text: str) -> dict[str, Any]:
         h = hits.get(name)
         skills.append({
             "skill": name, "kind": s.kind, "disabled": s.disabled,
-            "score": float(sc["scores"][k]), "trigger_score": float(sc["trigger"][k]),
+            "score": float(sc.scores[0, k]), "trigger_score": float(sc.trigger[0, k]),
             "lexical": float(lexical[k]) * router.lexical_weight,
-            "best_facet": idx.facet_text[sc["best_facet"][k]] if len(idx.facet_text) else None,
+            "best_facet": idx.facet_text[sc.best_facet[0, k]] if sc.best_facet[0, k] >= 0 else None,
             "rule": None if h is None else {"text": h.rule, "similarity": h.similarity,
                                             "trigger_similarity": h.trigger_similarity, "redirect": h.redirect},
             "boosted_by_rules_of": boosts.get(name, []),

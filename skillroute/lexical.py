@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
@@ -17,8 +18,14 @@ _STOP = frozenset(
     "does what how you your i we our".split())
 
 
+@lru_cache(maxsize=1 << 16)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(w for w in _WORD.findall(text.lower()) if w not in _STOP)
+
+
 def tokens(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    """The words TF-IDF counts (lowercase, stop words out); remembered, as tuning re-reads the same prompts."""
+    return list(_tokens(text))
 
 
 class LexicalIndex:
@@ -43,8 +50,14 @@ class LexicalIndex:
         return {w: x / norm for w, x in v.items()}
 
     def score(self, text: str) -> np.ndarray:
-        out = np.zeros(self.n)
-        for w, x in self._vector(tokens(text)).items():
-            ks, ws = self.postings[w]
-            out[ks] += x * ws
+        """The cosine of one request's TF-IDF vector with each skill's."""
+        return self.score_many([text])[0]
+
+    def score_many(self, texts: list[str]) -> np.ndarray:
+        """Requests x skills: each request's cosine with each skill (only the words the skills use count)."""
+        out = np.zeros((len(texts), self.n))
+        for i, text in enumerate(texts):
+            for w, x in self._vector(tokens(text)).items():
+                ks, ws = self.postings[w]
+                out[i, ks] += x * ws
         return out

@@ -25,8 +25,8 @@ import numpy as np
 
 from .catalog import MAX_DESCRIPTION, Catalog, read_skill_file
 from .dataset import NONE, Example
+from .engine import ANCHOR, Batch, SkillSpec, build_index, choose, score
 from .errors import require
-from .lexical import tokens
 from .query import explicit_invocation, read_request
 from .rules import parse_description, split_sentences
 
@@ -141,6 +141,12 @@ class _Spec:
                    tuple(s.triggers for s in catalog), tuple(tuple((r.phrase, r.redirect) for r in s.rules)
                                                              for s in catalog))
 
+    def skills(self) -> list[SkillSpec]:
+        """The engine's view of each skill (a skill with no trigger is not routed, and its rules neither)."""
+        return [SkillSpec(n, kind, bool(ts) and not off, ts, rs if ts else ())
+                for n, kind, off, ts, rs in zip(self.names, self.kinds, self.disabled, self.triggers, self.rules,
+                                                strict=True)]
+
     def replace(self, k: int, triggers: tuple[str, ...] | None = None,
                 rules: tuple[tuple[str, str | None], ...] | None = None) -> _Spec:
         t, r = list(self.triggers), list(self.rules)
@@ -169,50 +175,36 @@ class _Pass:
 
 
 class _Scorer:
-    """The zero-shot router's decision rule (``Router._score`` and ``_choose``) applied to all examples at once.
+    """The description router's decisions for all examples at once, through the router's own engine.
 
     The request views are encoded once (through the on-disk embedding cache), so scoring an edited catalog
-    costs a few array operations; new facet texts are encoded in memory and remembered.
+    costs a few array operations; new facet and rule texts are encoded in memory and remembered.
     """
 
     def __init__(self, router: Any, examples: Sequence[Example]):
         from .cache import EmbeddingCache
 
         self.router = router
+        self.params = router.scoring()
         self.encoder = router._get_encoder()
         names = router.catalog.names
         kinds = {s.name: s.kind for s in router.catalog}
-        self.names = names
         n = len(examples)
         self.explicit = np.full(n, -2, dtype=np.int64)  # -2: routed; else the invoked skill (-1: none)
-        view_texts: list[str] = []
-        self.view_index = np.full((n, 3), -1, dtype=np.int64)
-        self.view_weight = np.zeros((n, 3))
+        views: list[list[str]] = []
         proses: list[str] = []
-        self.first_view = np.full(n, -1, dtype=np.int64)
-        w = np.asarray(router.view_weights, dtype=np.float64)
         for i, e in enumerate(examples):
             inv = explicit_invocation(e.prompt)
             if inv and inv[0] in router.catalog:
                 self.explicit[i] = names.index(inv[0]) if kinds[inv[0]] == "exclusive" else -1
             body, vs = read_request(e.prompt)
             proses.append(body if self.explicit[i] == -2 else "")
-            vs = vs[:3]
-            self.view_index[i, : len(vs)] = range(len(view_texts), len(view_texts) + len(vs))
-            self.view_weight[i, : len(vs)] = 1.0 if len(vs) == 1 else w[: len(vs)] / w[: len(vs)].sum()
-            self.first_view[i] = len(view_texts)
-            view_texts.extend(vs)
-        self.view_text = view_texts
-        cache = EmbeddingCache(self.encoder, router.cache_folder)
-        vecs = cache.embed(view_texts + list(router.none_anchors))
-        nv = len(view_texts)
-        self.views = np.vstack([vecs[:nv], np.zeros((1, vecs.shape[1]), dtype=vecs.dtype)])  # row -1 is zero
-        self.prompt_vec = vecs[self.first_view]
-        self.anchor_max = (self._combine(self.views @ vecs[nv:].T).max(1) if len(router.none_anchors)
-                           else np.full(n, -np.inf))
+            views.append(vs[:3])
+        flat = [v for vs in views for v in vs]
+        self.batch = Batch.of([len(vs) for vs in views], EmbeddingCache(self.encoder, router.cache_folder).embed(flat),
+                              proses, router.view_weights)
+        self.prompt_vec = self.batch.views[self.batch.view_index[:, 0]]
         self._memo: dict[str, np.ndarray] = {}
-        self._parts: dict[tuple, Any] = {}
-        self._lex = _Lexicon(proses)
         labels = {nm: k for k, nm in enumerate(names)}
         self.ok = np.zeros((n, len(names) + 1), dtype=bool)  # column len(names) is "none"
         for i, e in enumerate(examples):
@@ -220,143 +212,29 @@ class _Scorer:
                 self.ok[i, labels.get(lab, len(names)) if lab != NONE else len(names)] = True
         self.gold = np.array([labels[e.skill] if e.skill != NONE else -1 for e in examples], dtype=np.int64)
 
-    def _combine(self, per_view: np.ndarray) -> np.ndarray:
-        """Per-example weighted mean over its views of per-view rows (views x ...) -> examples x ..."""
-        g = per_view[self.view_index]  # examples x 3 x ...
-        w = self.view_weight.reshape(self.view_weight.shape + (1,) * (per_view.ndim - 1))
-        return (g * w).sum(1)
-
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of facet or rule texts, encoded once per text (not written to the disk cache)."""
+        """Embeddings of facet, rule or anchor texts, encoded once per text (not written to the disk cache)."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
             for t, v in zip(missing, self.encoder.encode(missing), strict=True):
                 self._memo[t] = v
-        dim = self.views.shape[1]
+        dim = self.batch.views.shape[1]
         return np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, dim), dtype=np.float32)
 
-    def _facets(self, triggers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One skill's trigger score (mean of its top_k facets over views), best facet similarity and slot."""
-        key = ("facets", triggers)
-        if key not in self._parts:
-            n = len(self.gold)
-            if not triggers:
-                self._parts[key] = (np.full(n, -1.0), np.full(n, -np.inf), np.zeros(n, dtype=np.int64))
-            else:
-                sims = self.views @ self.vectors(list(triggers)).T  # views x facets
-                k = min(self.router.top_k, len(triggers))
-                top = sims if k == len(triggers) else np.partition(sims, len(triggers) - k, axis=1)[:, -k:]
-                combined = self._combine(sims)
-                slot = np.argmax(combined, axis=1)
-                self._parts[key] = (self._combine(top.mean(1)), combined[np.arange(n), slot], slot)
-        return self._parts[key]
-
-    def _rules(self, phrases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """One skill's best-matching rule similarity and slot."""
-        key = ("rules", phrases)
-        if key not in self._parts:
-            rs = self._combine(self.views @ self.vectors(list(phrases)).T)
-            slot = np.argmax(rs, axis=1)
-            self._parts[key] = (rs[np.arange(len(rs)), slot], slot)
-        return self._parts[key]
-
     def predict(self, spec: _Spec) -> _Pass:
-        r = self.router
-        n, s_count = len(self.gold), len(spec.names)
-        parts = [self._facets(ts) for ts in spec.triggers]
-        facet_start = np.cumsum([0] + [len(ts) for ts in spec.triggers])
-        lexical = self._lex.score([(*ts, n.replace("-", " ")) for ts, n in zip(spec.triggers, spec.names, strict=True)])  # as router._lexical_document
-        trig = np.stack([p[0] for p in parts], 1) + r.lexical_weight * lexical
-        best = np.stack([p[1] for p in parts], 1)
-        best_facet = np.stack([p[2] for p in parts], 1) + facet_start[:-1][None, :]
-        scores = trig.copy()
-        fired_rule = np.full((n, s_count), -1, dtype=np.int64)
-        redirect_of = np.full((n, s_count), -1, dtype=np.int64)
-        if r.rules and any(spec.rules):
-            pos = {nm: k for k, nm in enumerate(spec.names)}
-            rule_start = np.cumsum([0] + [len(rs) for rs in spec.rules])
-            rbest = np.full((n, s_count), -np.inf)
-            rslot = np.zeros((n, s_count), dtype=np.int64)
-            target_of = np.full((n, s_count), -1, dtype=np.int64)
-            for k, rs in enumerate(spec.rules):
-                if rs:
-                    rbest[:, k], rslot[:, k] = self._rules(tuple(p for p, _ in rs))
-                    redirect = np.array([pos.get(t, -1) if t else -1 for _, t in rs], dtype=np.int64)
-                    target_of[:, k] = redirect[rslot[:, k]]
-            with np.errstate(invalid="ignore"):  # a skill without facets or rules: -inf - -inf, never fires
-                excess = rbest - best - r.rule_margin
-            fired = excess > 0
-            strength = np.where(fired, 1 + r.rule_scale * excess, 0.0)
-            scores -= r.rule_penalty * strength
-            fired_rule = np.where(fired, rslot + rule_start[:-1][None, :], -1)
-            targets = np.where(fired, target_of, -1)
-            pi, si = np.nonzero(targets >= 0)
-            ti = targets[pi, si]
-            np.add.at(scores, (pi, ti), r.redirect_boost * strength[pi, si])
-            redirect_of[pi, ti] = si
-        ex = np.array([k for k in range(s_count) if spec.kinds[k] == "exclusive" and not spec.disabled[k]],
-                      dtype=np.int64)
-        pred = np.full(n, -1, dtype=np.int64)
-        anchor = np.zeros(n, dtype=bool)
-        if len(ex):
-            sx = scores[:, ex]
-            first = np.argmax(sx, axis=1)
-            top_s = sx[np.arange(n), first]
-            second = np.partition(sx, len(ex) - 2, axis=1)[:, len(ex) - 2] if len(ex) > 1 else np.full(n, -1.0)
-            anchor = self.anchor_max > top_s + r.none_margin
-            keep = ~anchor & (top_s >= r.floor) & (top_s - second >= r.margin)
-            pred = np.where(keep, ex[first], -1)
-        pred = np.where(self.explicit != -2, self.explicit, pred)
+        idx = build_index(spec.skills(), self.router.none_anchors, self.vectors)
+        sc = score(idx, self.batch, self.params)
+        ch = choose(idx, sc.scores, sc.anchor_sims, self.params)
+        n = len(self.gold)
+        redirect_of = np.full(sc.scores.shape, -1, dtype=np.int64)
+        ri, si = np.nonzero(sc.fired_rule >= 0)
+        ti = idx.rule_redirect[sc.fired_rule[ri, si]]
+        has = ti >= 0
+        redirect_of[ri[has], ti[has]] = si[has]
+        pred = np.where(self.explicit != -2, self.explicit, ch.pick)
         correct = self.ok[np.arange(n), np.where(pred < 0, len(spec.names), pred)]
-        return _Pass(pred, correct, best_facet, fired_rule, redirect_of, anchor & (self.explicit == -2),
-                     [t for ts in spec.triggers for t in ts], [p for rs in spec.rules for p, _ in rs])
-
-
-class _Lexicon:
-    """``LexicalIndex.score`` for every example at once: a sparse term-count matrix times the skills' TF-IDF."""
-
-    def __init__(self, proses: Sequence[str]):
-        require("eval", "sklearn", "scipy")
-        from scipy import sparse
-
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        for i, text in enumerate(proses):
-            for word, c in Counter(tokens(text)).items():
-                rows.append(i)
-                cols.append(vocab.setdefault(word, len(vocab)))
-                vals.append(c)
-        self.vocab = vocab
-        self.counts = sparse.csr_matrix((vals, (rows, cols)), shape=(len(proses), len(vocab)), dtype=np.float64)
-        self._docs: dict[tuple[str, ...], Counter] = {}
-
-    def score(self, triggers: Sequence[tuple[str, ...]]) -> np.ndarray:
-        """Examples x skills: the TF-IDF cosine of each example's prose with each skill's joined triggers."""
-        require("eval", "sklearn", "scipy")
-        from scipy import sparse
-
-        docs = []
-        for ts in triggers:
-            if ts not in self._docs:
-                self._docs[ts] = Counter(tokens(" ".join(ts)))
-            docs.append(self._docs[ts])
-        n = len(docs)
-        df = Counter(w for d in docs for w in d)
-        idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
-        col_idf = np.zeros(len(self.vocab))
-        doc = np.zeros((len(self.vocab), n))
-        for k, d in enumerate(docs):
-            weights = {w: c * idf[w] for w, c in d.items()}
-            norm = math.sqrt(sum(x * x for x in weights.values())) or 1.0
-            for w, x in weights.items():
-                j = self.vocab.get(w)
-                if j is not None:
-                    doc[j, k] = x / norm
-                    col_idf[j] = idf[w]
-        x = self.counts @ sparse.diags(col_idf)
-        norm = np.sqrt(np.asarray(x.multiply(x).sum(1)).ravel())
-        norm[norm == 0] = 1.0
-        return np.asarray((sparse.diags(1 / norm) @ x) @ doc)
+        return _Pass(pred, correct, sc.best_facet, sc.fired_rule, redirect_of,
+                     (ch.why == ANCHOR) & (self.explicit == -2), idx.facet_text, idx.rule_text)
 
 
 # --------------------------------------------------------------------------- phrases drawn from prompts

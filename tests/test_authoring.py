@@ -36,7 +36,7 @@ def test_explain_shows_a_fired_rule_and_its_redirect(tmp_path, encoder):
 def test_explain_cli():
     r = CliRunner().invoke(main, ["explain", "--skills", str(SKILLS), "--json", "why does useEffect run twice?"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["mode"] == "fitted"
+    assert json.loads(r.stdout)["mode"] == "fitted"
     r = CliRunner().invoke(main, ["explain", "--skills", str(SKILLS), "--zero-shot", "why does useEffect run twice?"])
     assert "zero-shot scores" in r.output and "leads by" in r.output
 

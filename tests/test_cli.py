@@ -15,7 +15,7 @@ def test_route_human_and_json():
     r = run(["route", "--skills", str(SKILLS), "review this PR and flag anything wrong before I merge"])
     assert r.exit_code == 0 and "skill:      review" in r.output
     r = run(["route", "--json", "--skills", str(SKILLS), "review this PR and flag anything wrong before I merge"])
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["skill"] == "review" and isinstance(d["also"], list) and d["reasons"]
     assert len(d["ranked"]) == 12 and all(len(x) == 2 for x in d["ranked"])
 
