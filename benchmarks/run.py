@@ -70,7 +70,7 @@ def section_cold(rows: list) -> None:
     Router.from_path(SKILLS, backend="onnx").warm()  # the export and the trigger cache exist
     prompt = "the login page crashes with a TypeError in auth.js line 12, fix it"
     bare = ("from sentence_transformers import SentenceTransformer\n"
-            "from skillroute.encoder import resolve_model\n"
+            "from skillroute.core._encoder import resolve_model\n"
             "m = SentenceTransformer(str(resolve_model().path), device='cpu')\n"
             f"m.encode([{prompt!r}])\n")
     t_bare = wall([PY, "-c", bare], 3)
@@ -125,7 +125,7 @@ def section_hook(rows: list, texts: list[str]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from skillroute import Router
-    from skillroute.hook import _via_server
+    from skillroute.harness._hook import _via_server
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

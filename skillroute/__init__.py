@@ -1,46 +1,40 @@
 """skillroute: decide which skill of an AI coding agent should handle a request, offline, in milliseconds.
 
-The public names are imported lazily, so ``import skillroute`` loads neither numpy nor any model library.
+The layers are subpackages: ``core`` (catalogs, encoders, the scoring engine, the Router: routing needs only
+this), ``learning`` (fitting), ``evaluation``, ``authoring`` (explain, lint, compare, tune), ``harness``
+(server, hook, harvest, doctor) and ``cli``. The public names below are imported lazily, so
+``import skillroute`` loads neither numpy nor any model library.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import attach
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Router", "Decision", "RuleHit", "Catalog", "Skill", "load_catalog", "load_encoder", "FinetuneConfig",
-    "SkillrouteError", "CatalogError", "DataError", "ModelError", "NotFittedError", "__version__",
-    "tune_skill", "TuneResult",
-]
-
 _LOCATIONS = {
-    "Router": "router", "Decision": "router", "RuleHit": "router",
-    "Catalog": "catalog", "Skill": "catalog", "load_catalog": "catalog",
-    "load_encoder": "encoder", "FinetuneConfig": "finetune",
-    "SkillrouteError": "errors", "CatalogError": "errors", "DataError": "errors", "ModelError": "errors",
-    "NotFittedError": "errors",
-    "tune_skill": "tune", "TuneResult": "tune",
+    "Router": ".core._router", "Decision": ".core._decision", "RuleHit": ".core._decision",
+    "Catalog": ".core._catalog", "Skill": ".core._catalog", "load_catalog": ".core._catalog",
+    "load_encoder": ".core._encoder", "Example": ".core._dataset", "load_examples": ".core._dataset",
+    "FinetuneConfig": ".core._delta", "tune_skill": ".authoring._tune", "TuneResult": ".authoring._tune",
+    "SkillrouteError": ".errors", "CatalogError": ".errors", "DataError": ".errors", "ModelError": ".errors",
+    "MissingExtraError": ".errors", "NotFittedError": ".errors",
 }
+__all__ = [
+    "Router", "Decision", "RuleHit", "Catalog", "Skill", "load_catalog", "load_encoder", "Example",
+    "load_examples", "FinetuneConfig", "tune_skill", "TuneResult", "SkillrouteError", "CatalogError",
+    "DataError", "ModelError", "MissingExtraError", "NotFittedError", "__version__",
+]
+__getattr__, __dir__ = attach(__name__, _LOCATIONS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .catalog import Catalog, Skill, load_catalog
-    from .encoder import load_encoder
-    from .finetune import FinetuneConfig
-    from .errors import CatalogError, DataError, ModelError, NotFittedError, SkillrouteError
-    from .router import Decision, Router, RuleHit
-    from .tune import TuneResult, tune_skill
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LOCATIONS:
-        value = getattr(import_module(f".{_LOCATIONS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'skillroute' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+    from .authoring._tune import TuneResult, tune_skill
+    from .core._catalog import Catalog, Skill, load_catalog
+    from .core._dataset import Example, load_examples
+    from .core._decision import Decision, RuleHit
+    from .core._delta import FinetuneConfig
+    from .core._encoder import load_encoder
+    from .core._router import Router
+    from .errors import CatalogError, DataError, MissingExtraError, ModelError, NotFittedError, SkillrouteError

@@ -5,8 +5,9 @@ import json
 from click.testing import CliRunner
 
 from skillroute import Router
-from skillroute.authoring import explain, lint
-from skillroute.cli import main
+from skillroute.authoring._explain import explain
+from skillroute.authoring._lint import lint
+from skillroute.cli._commands import main
 
 from .conftest import SKILLS, write_skill
 

@@ -1,7 +1,7 @@
 import pytest
 
 from skillroute import CatalogError, load_catalog
-from skillroute.catalog import default_skill_dirs, read_skill_file
+from skillroute.core._catalog import default_skill_dirs, read_skill_file
 
 from .conftest import SKILLS, write_skill
 

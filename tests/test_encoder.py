@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from skillroute import ModelError
-from skillroute.cache import EmbeddingCache
-from skillroute.encoder import PACKAGED_MODEL_SHA256, _packaged_model_dir, resolve_model
+from skillroute.core._cache import EmbeddingCache
+from skillroute.core._encoder import PACKAGED_MODEL_SHA256, _packaged_model_dir, resolve_model
 
 
 def test_packaged_model_is_verified():
@@ -23,7 +23,7 @@ def test_tampered_packaged_model_is_refused(tmp_path, monkeypatch):
     fake = tmp_path / "model"
     fake.mkdir()
     (fake / "model.safetensors").write_bytes(b"not the real weights")
-    monkeypatch.setattr("skillroute.encoder._packaged_model_dir", lambda: fake)
+    monkeypatch.setattr("skillroute.core._encoder._packaged_model_dir", lambda: fake)
     with pytest.raises(ModelError, match="not the official"):
         resolve_model()
 
@@ -113,7 +113,7 @@ def test_fitted_router_routes_without_the_training_stack(tmp_path):
 
 
 def test_missing_extra_is_named(tmp_path):
-    code = "from skillroute.metrics import confusion\nconfusion(['a'], ['a'], labels=['a'])\n"
+    code = "from skillroute.evaluation import confusion\nconfusion(['a'], ['a'], labels=['a'])\n"
     out = _run_without_training_stack(code, tmp_path)
     assert out.returncode != 0
     assert "MissingExtraError" in out.stderr and "pip install 'skillroute[eval]'" in out.stderr
@@ -126,8 +126,8 @@ def test_graph_matches_the_torch_model_with_a_merged_delta(tmp_path, torch_encod
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from transformers import AutoModel, AutoTokenizer
 
-    from skillroute.bert_onnx import build_bert_onnx
-    from skillroute.finetune import LORA_TARGETS, mean_pool
+    from skillroute.core._bert_onnx import build_bert_onnx
+    from skillroute.learning._finetune import LORA_TARGETS, mean_pool
 
     src = resolve_model()
     rng = np.random.default_rng(0)
@@ -151,7 +151,7 @@ def test_graph_matches_the_torch_model_with_a_merged_delta(tmp_path, torch_encod
 
 
 def test_a_delta_that_does_not_fit_the_model_is_refused():
-    from skillroute.bert_onnx import merge_lora
+    from skillroute.core._bert_onnx import merge_lora
 
     base = {"encoder.layer.0.attention.self.query.weight": np.zeros((4, 4), dtype=np.float32)}
     good = {"base_model.model.encoder.layer.0.attention.self.query.lora_A.weight": np.ones((2, 4), np.float16),

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from skillroute.harvest import text_sha256
+from skillroute.harness._harvest import text_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "eval" / "tools"

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from skillroute import DataError
-from skillroute import metrics as M
-from skillroute.cli import main
-from skillroute.dataset import load_examples
-from skillroute.evaluate import RoutingEvaluator
+from skillroute.evaluation import _metrics as M
+from skillroute.cli._commands import main
+from skillroute.core._dataset import load_examples
+from skillroute.evaluation._evaluate import RoutingEvaluator
 
 from .conftest import EVAL, SKILLS
 
@@ -87,7 +87,7 @@ def test_evaluator_smoke(router, catalog):
 
 
 def test_abstention_counts_for_recall_of_none(router):
-    from skillroute.dataset import Example
+    from skillroute.core._dataset import Example
 
     ex = [Example(prompt="thanks, that worked!", skill="none")]
     decisions = router.route_many([e.prompt for e in ex])
@@ -142,7 +142,7 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (.ci/run installs it)")
 def test_html_report_renders_in_headless_chromium(router, tmp_path):
-    from skillroute.report import render_html
+    from skillroute.evaluation._report import render_html
 
     ex = load_examples(EVAL, split="test")[:30]
     page = tmp_path / "report.html"
@@ -159,7 +159,7 @@ def test_html_report_renders_in_headless_chromium(router, tmp_path):
 
 
 def test_baselines_run_end_to_end_on_a_small_split(encoder, catalog):
-    from skillroute.baselines import BASELINES, run_baselines
+    from skillroute.evaluation._baselines import BASELINES, run_baselines
 
     train = [e for e in load_examples(EVAL, split="train")][:120]
     test = load_examples(EVAL, split="test")[:20]

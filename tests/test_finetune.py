@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from skillroute import ModelError, Router, load_catalog
-from skillroute.dataset import load_examples
-from skillroute.encoder import load_encoder, resolve_model
-from skillroute.finetune import ADAPTER_FILE, FinetuneConfig, LoraDelta, _merged_dir, finetune, merged_model
+from skillroute.core._dataset import load_examples
+from skillroute.core._encoder import load_encoder, resolve_model
+from skillroute.core._delta import ADAPTER_FILE, FinetuneConfig, LoraDelta, _merged_dir, merged_model
+from skillroute.learning._finetune import finetune
 
 from .conftest import EVAL, SKILLS
 
@@ -55,7 +56,7 @@ def test_merged_vectors_equal_the_unmerged_lora_model(delta):
     import torch
     from peft import set_peft_model_state_dict
 
-    from skillroute.finetune import _embed, _lora_model
+    from skillroute.learning._finetune import _embed, _lora_model
 
     source = resolve_model()
     texts = ["the checkout page throws a 500 after the last deploy, find out why",
@@ -106,7 +107,7 @@ def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):
 
 def test_episodes_train_a_catalog_per_step_deterministically(catalog, few):
     """Two catalogs, each its own softmax: the episode trainer runs and repeats itself exactly."""
-    from skillroute.finetune import Episode, finetune_episodes
+    from skillroute.learning._finetune import Episode, finetune_episodes
 
     by = {s.name: list(s.triggers) for s in catalog.exclusive}
     one = Episode([(n, by[n]) for n in ("diagnose", "fix")], [e.prompt for e in few], [e.skill for e in few])

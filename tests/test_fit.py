@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from skillroute import ModelError, Router
-from skillroute.cli import main
-from skillroute.dataset import load_examples
-from skillroute.fit import FittedHead, data_sha
-from skillroute.router import FITTED_SUBDIR
+from skillroute.cli._commands import main
+from skillroute.core._dataset import load_examples
+from skillroute.core._head import FittedHead, data_sha
+from skillroute.core._router import FITTED_SUBDIR
 
 from .conftest import EVAL, SKILLS, write_skill
 
@@ -87,7 +87,7 @@ def test_saving_swaps_the_whole_artifact_and_a_torn_one_is_a_model_error(catalog
 def test_numpy_tfidf_equals_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from skillroute.fit import _fit_vectorizer
+    from skillroute.learning._head_fit import _fit_vectorizer
 
     texts = [e.prompt for e in load_examples(EVAL, split="train")[:200]]
     ours, matrix = _fit_vectorizer(texts)

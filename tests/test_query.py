@@ -1,6 +1,6 @@
 """Views of a request: the ask is found around pasted traces, logs and diffs; bullets stay prose."""
 
-from skillroute.query import explicit_invocation, prose, views
+from skillroute.core._query import explicit_invocation, prose, views
 
 TRACE = """getting this when I hit /orders:
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from skillroute.rules import parse_description, split_sentences
+from skillroute.core._rules import parse_description, split_sentences
 
 EXPECTED_RULES = {
     "agent-browser": [],

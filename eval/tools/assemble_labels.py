@@ -38,7 +38,7 @@ _EN = frozenset("the a an to and of in is it for on this that with be i you can 
 
 def looks_non_english(text: str) -> bool:
     """A prompt written mostly in another language than English (a tag for per-language figures)."""
-    from skillroute.query import read_request
+    from skillroute.core._query import read_request
 
     prose = read_request(text)[0] or text  # without pasted logs, traces and code
     prose = re.sub(r"`[^`]*`|[A-Za-z0-9_-]*[/\\.][A-Za-z0-9_./\\-]*", " ", prose)  # inline code, paths

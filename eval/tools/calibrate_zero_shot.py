@@ -5,7 +5,7 @@ catalog's size, on catalogs it is then *not* measured on.
 
 Fitted on the shipped catalog's train split and the core public catalogs of eval/catalogs; measured on the
 shipped test split and the "unseen" public catalogs (ECE, and the share of wrong picks at or above each
-threshold). Prints the coefficients that `skillroute.router.ZERO_SHOT_CALIBRATION` holds.
+threshold). Prints the coefficients that `skillroute.core._decision.ZERO_SHOT_CALIBRATION` holds.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from skillroute import Router  # noqa: E402
-from skillroute.dataset import load_examples  # noqa: E402
-from skillroute.router import calibration_features  # noqa: E402
+from skillroute.core._dataset import load_examples  # noqa: E402
+from skillroute.core._router import calibration_features  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from skillroute import Router  # noqa: E402
-from skillroute.dataset import NONE, load_examples  # noqa: E402
-from skillroute.hook import DEFAULT_THRESHOLD  # noqa: E402
+from skillroute.core._dataset import NONE, load_examples  # noqa: E402
+from skillroute.harness._hook import DEFAULT_THRESHOLD  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1] / "catalogs"
 

@@ -27,7 +27,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from skillroute.harvest import trim  # noqa: E402
+from skillroute.harness._harvest import trim  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assemble_labels import looks_non_english  # noqa: E402

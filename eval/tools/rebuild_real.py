@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from skillroute.errors import DataError  # noqa: E402
-from skillroute.harvest import log_kind, parse_log, text_sha256, trim  # noqa: E402
+from skillroute.harness._harvest import log_kind, parse_log, text_sha256, trim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

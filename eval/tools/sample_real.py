@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from skillroute.harvest import trim  # noqa: E402
+from skillroute.harness._harvest import trim  # noqa: E402
 
 
 def pool_of(repo: str) -> str:

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from skillroute import Router, load_catalog, load_encoder
-from skillroute.dataset import load_examples
-from skillroute.rules import split_sentences
-from skillroute.tune import _NEG_SENTENCE, accuracy, tune_skill, with_description
+from skillroute.core._dataset import load_examples
+from skillroute.core._rules import split_sentences
+from skillroute.authoring._tune import _NEG_SENTENCE, accuracy, tune_skill, with_description
 
 # What a skill author writes at first for the 8 seed (exclusive) skills: one vague sentence each.
 VAGUE = {

@@ -5,7 +5,7 @@
 Reads `skills-*.jsonl` ({"catalog", "name", "description"}) and `prompts-*.jsonl` ({"catalog", "prompt",
 "skill"}) beside this file: synthetic catalogs written for this project (no public catalog's text). Each
 description is parsed as the router parses it; each catalog is an episode whose other skills are the
-negatives (`skillroute.finetune.finetune_episodes`). Writes the delta (fp16 safetensors) into ``--out``.
+negatives (`skillroute.learning.finetune_episodes`). Writes the delta (fp16 safetensors) into ``--out``.
 The public catalogs of eval/catalogs are never read here, so their figures stay leave-catalog-out.
 """
 
@@ -21,9 +21,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from skillroute.encoder import resolve_model  # noqa: E402
-from skillroute.finetune import Episode, FinetuneConfig, finetune_episodes  # noqa: E402
-from skillroute.rules import parse_description  # noqa: E402
+from skillroute.core._encoder import resolve_model  # noqa: E402
+from skillroute.learning._finetune import Episode, finetune_episodes
+from skillroute.core._delta import FinetuneConfig  # noqa: E402
+from skillroute.core._rules import parse_description  # noqa: E402
 
 
 def load_episodes(folder: Path) -> list[Episode]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import require
+from ..errors import require
 
-from .dataset import NONE, Example
+from ..core._dataset import NONE, Example
 
 __all__ = ["cross_validate", "leave_skills_out"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics as M
-from .dataset import NONE, Example
-from .query import explicit_invocation
+from . import _metrics as M
+from ..core._dataset import NONE, Example
+from ..core._query import explicit_invocation
 
 __all__ = ["RoutingEvaluator"]
 

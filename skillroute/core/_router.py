@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from . import decision
-from .catalog import Catalog, load_catalog
-from .decision import NONE_ANCHORS, ZERO_SHOT_CALIBRATION, Decision, RuleHit
-from .encoder import Encoder, load_encoder
-from .engine import Batch, Choice, Index, Scored, Scoring, SkillSpec, build_index, choose, score
-from .errors import ModelError, NotFittedError, SkillrouteError
-from .query import explicit_invocation, normalize_request, read_request
+from . import _decision as decision
+from ._catalog import Catalog, load_catalog
+from ._decision import NONE_ANCHORS, ZERO_SHOT_CALIBRATION, Decision, RuleHit
+from ._encoder import Encoder, load_encoder
+from ._engine import Batch, Choice, Index, Scored, Scoring, SkillSpec, build_index, choose, score
+from ..errors import ModelError, NotFittedError, SkillrouteError
+from ._query import explicit_invocation, normalize_request, read_request
 
 __all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS", "FITTED_SUBDIR"]
 
@@ -129,7 +129,8 @@ class Router:
         ``adapter``: a delta fitted earlier (``LoraDelta.load(folder)``, e.g. the shipped router's) to encode
         with instead of fine-tuning again: the head alone is refitted, in seconds.
         """
-        from .fit import data_sha, description_sha, fit_head
+        from ._head import data_sha, description_sha
+        from ..learning._head_fit import fit_head
 
         bad = [e for e in examples if getattr(e, "split", None) == "test"]
         if bad:
@@ -143,7 +144,7 @@ class Router:
         self._use_tuned(None)
         self.adapter_ = None
         if adapter is not None:
-            from .finetune import merged_model
+            from ._delta import merged_model
 
             self.adapter_ = adapter
             self._use_tuned(merged_model(self._get_base().source, adapter))
@@ -163,7 +164,7 @@ class Router:
             "n_examples": len(examples), "view_weights": list(self.view_weights),
             "reader_sha256": None if self.adapter_ is not None else self._reader_sha()})
         if self.adapter_ is not None:
-            from .finetune import describe
+            from ._delta import describe
 
             head.meta["adapter"] = describe(self.adapter_)
         self.head_ = head
@@ -173,7 +174,8 @@ class Router:
 
     def _finetune(self, examples: Sequence[Any], config: Any, seed: int,
                   progress: Callable[[int, float], None] | None) -> None:
-        from .finetune import FinetuneConfig, finetune, merged_model
+        from ._delta import FinetuneConfig, merged_model
+        from ..learning._finetune import finetune
 
         source = getattr(self._get_base(), "source", None)  # a fitted delta is relative to the base model
         if source is None or source.path is None:
@@ -225,7 +227,7 @@ class Router:
         An artifact with a LoRA delta routes with the base model and the delta merged, made once in the cache
         (that needs torch; ``skillroute warm`` does it ahead of time).
         """
-        from .fit import FittedHead
+        from ._head import FittedHead
 
         folder = Path(folder)
         head = FittedHead.load(folder)
@@ -243,7 +245,7 @@ class Router:
         return self
 
     def _merged_for(self, folder: Path, adapter: dict[str, Any]) -> Path:
-        from .finetune import LoraDelta, merged_model
+        from ._delta import LoraDelta, merged_model
 
         source = getattr(self._get_base(), "source", None)
         if source is None or source.path is None:
@@ -267,7 +269,7 @@ class Router:
         import shutil
         import tempfile
 
-        from .finetune import ADAPTER_FILE
+        from ._delta import ADAPTER_FILE
 
         if self.head_ is None:
             raise NotFittedError("nothing to save: call fit() or load_fitted() first")
@@ -329,7 +331,7 @@ class Router:
         """Base model + the general reader's delta, merged once per machine (like a fitted delta)."""
         with self._lock:
             if self._reader_encoder is None:
-                from .finetune import merged_model
+                from ._delta import merged_model
 
                 base = self._get_base()
                 folder = merged_model(base.source, self._reader_delta())  # type: ignore[attr-defined]
@@ -341,7 +343,7 @@ class Router:
         """The general reader's delta, read from ``reader`` once."""
         with self._lock:
             if self._reader_lora is None:
-                from .finetune import LoraDelta
+                from ._delta import LoraDelta
 
                 self._reader_lora = LoraDelta.load(self.reader)  # type: ignore[arg-type]
             return self._reader_lora
@@ -350,7 +352,7 @@ class Router:
         return None if self.reader is None else self._reader_delta().sha256
 
     def _build(self) -> Index:
-        from .cache import EmbeddingCache
+        from ._cache import EmbeddingCache
 
         with self._lock:
             if self._index is None:

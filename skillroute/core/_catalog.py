@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import CatalogError
-from .rules import ParsedDescription, parse_description
+from ..errors import CatalogError
+from ._rules import ParsedDescription, parse_description
 
 __all__ = ["Skill", "Catalog", "load_catalog", "read_skill_file", "find_skill_files", "default_skill_dirs",
            "KIND_KEY"]

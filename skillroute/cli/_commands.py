@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from .errors import SkillrouteError, require
-from .hook import DEFAULT_DEADLINE_S, DEFAULT_THRESHOLD
+from ..errors import SkillrouteError, require
+from ..harness._hook import DEFAULT_DEADLINE_S, DEFAULT_THRESHOLD
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"warning: {message}", err=True)
@@ -47,7 +47,7 @@ def skills_option(f):
 
 
 def catalog_dirs(skill_dirs: tuple[str, ...]) -> list:
-    from .catalog import default_skill_dirs
+    from ..core._catalog import default_skill_dirs
 
     return list(skill_dirs) or default_skill_dirs()
 
@@ -66,7 +66,7 @@ def _strict() -> bool:
 
 def make_router(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, strict: bool | None = None,
                 **kwargs: Any):
-    from .router import Router
+    from ..core._router import Router
 
     strict = _strict() if strict is None else strict
     return Router.from_path(*catalog_dirs(skill_dirs), model=model, backend=backend, strict=strict, **kwargs)
@@ -181,7 +181,7 @@ def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: s
 @click.option("--verbose", is_flag=True, help="List every skipped file and note (default: the first few).")
 def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool, verbose: bool) -> None:
     """List the catalog: each skill's kind, where it came from, its parsed triggers and rules."""
-    from .catalog import load_catalog
+    from ..core._catalog import load_catalog
 
     catalog = load_catalog(*catalog_dirs(skill_dirs), strict=_strict())
     if as_json:
@@ -215,7 +215,7 @@ def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool, verbose: bool) -> Non
 @click.option("--quantize", is_flag=True, help="Also make the int8 (dynamically quantised) ONNX export.")
 def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, quantize: bool) -> None:
     """Make the ONNX export and embed the catalog's triggers into the cache, so later calls start fast."""
-    from .encoder import OnnxEncoder, export_onnx, resolve_model
+    from ..core._encoder import OnnxEncoder, export_onnx, resolve_model
 
     source = resolve_model(model)
     if backend != "torch" and source.sha256 is not None:
@@ -260,8 +260,8 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
              no_rules, lenient, quiet, cv_folds, lso_groups, baselines, no_setfit, refit_finetune, fitted_dir,
              zero_shot) -> None:
     """Route the labelled prompts of --data and report how well the catalog routes."""
-    from .dataset import load_examples
-    from .evaluate import RoutingEvaluator, write_errors
+    from ..core._dataset import load_examples
+    from ..evaluation._evaluate import RoutingEvaluator, write_errors
 
     router = make_router(skill_dirs, model, backend, rules=not no_rules, fitted=_fitted_arg(fitted_dir, zero_shot))
     cat = router.catalog
@@ -287,7 +287,7 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
         if errors_path:
             write_errors(result, _suffixed(errors_path, suffix))
         if report_path:
-            from .report import render_html
+            from ..evaluation._report import render_html
 
             Path(_suffixed(report_path, suffix)).write_text(render_html(result, title=f"skillroute eval: "
                                                                                       f"{result['name']}"))
@@ -313,7 +313,7 @@ def _suffixed(path: str, suffix: str) -> str:
 @fitted_option
 def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) -> None:
     """For every skill: its score, best-matching trigger, the rules that fired, and why the winner won."""
-    from .authoring import explain as explain_fn
+    from ..authoring._explain import explain as explain_fn
 
     if not text.strip():
         raise click.BadParameter("the request is empty", param_hint="TEXT")
@@ -362,8 +362,8 @@ def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) ->
 @backend_option
 def lint(skill_dirs, strict, budget, as_json, conventions, verbose, model, backend) -> None:
     """Check descriptions: Agent Skills format, hosts' characters and budget, overlapping triggers, redirects."""
-    from .authoring import lint as lint_fn
-    from .encoder import load_encoder
+    from ..authoring._lint import lint as lint_fn
+    from ..core._encoder import load_encoder
 
     findings, _ = lint_fn(catalog_dirs(skill_dirs), load_encoder(model, backend), budget=budget,
                           conventions=conventions)
@@ -398,17 +398,17 @@ def compare(catalog_a, catalog_b, data, split, use_fitted, json_path, model, bac
     """Compare two catalogs (a folder, or REV:path from git, e.g. HEAD:skills) on the same labelled prompts."""
     import tempfile
 
-    from .authoring import checkout_catalog
-    from .authoring import compare as compare_fn
-    from .dataset import load_examples
-    from .encoder import load_encoder
+    from ..authoring._explain import checkout_catalog
+    from ..authoring._explain import compare as compare_fn
+    from ..core._dataset import load_examples
+    from ..core._encoder import load_encoder
 
     encoder = load_encoder(model, backend)
     with tempfile.TemporaryDirectory() as tmp:
         routers = []
         for spec in (catalog_a, catalog_b):
             folder = checkout_catalog(spec, Path(tmp))
-            from .router import Router
+            from ..core._router import Router
 
             routers.append(Router.from_path(folder, encoder=encoder, fitted="auto" if use_fitted else None))
         cat = routers[1].catalog
@@ -452,8 +452,8 @@ def tune_cmd(skill, skill_dirs, model, backend, data, folds, max_edits, min_gain
     """Propose a better description for SKILL from labelled prompts (zero-shot routing, cross-fitted edits)."""
     import time
 
-    from .dataset import load_examples
-    from .tune import tune_skill, write_description
+    from ..core._dataset import load_examples
+    from ..authoring._tune import tune_skill, write_description
 
     t0 = time.perf_counter()
     router = make_router(skill_dirs, model, backend, fitted=None)
@@ -473,7 +473,7 @@ def tune_cmd(skill, skill_dirs, model, backend, data, folds, max_edits, min_gain
     res = tune_skill(router, skill, examples, folds=folds, max_edits=max_edits, min_net=min_gain, seed=seed)
     written = backup = stale = None
     if write and res.applied:
-        from .router import FITTED_SUBDIR
+        from ..core._router import FITTED_SUBDIR
 
         written = cat[skill].path
         backup = write_description(written, res.proposed)
@@ -567,7 +567,7 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
     require("serve", "uvicorn", "starlette")
     import uvicorn
 
-    from .server import LOOPBACK_HOSTS, create_app
+    from ..harness._server import LOOPBACK_HOSTS, create_app
 
     dirs = catalog_dirs(skill_dirs)
     fitted = _fitted_arg(fitted_dir, zero_shot)
@@ -599,9 +599,9 @@ def hook(skill_dirs, threshold, server, log_path, deadline) -> None:
     """Claude Code UserPromptSubmit hook: read the hook JSON on stdin, print context naming the skill.
 
     Never fails the prompt: any error prints nothing, exits 0 and is logged."""
-    from .encoder import cache_dir
-    from .hook import run_hook
-    from .server import server_url
+    from ..core._encoder import cache_dir
+    from ..harness._hook import run_hook
+    from ..harness._server import server_url
 
     url = None if (server or "").lower() == "none" else (server or server_url())
     out, cut_short = run_hook(sys.stdin.read(), dirs=list(skill_dirs), threshold=threshold,
@@ -640,8 +640,8 @@ def fit_cmd(skill_dirs, model, backend, data, split, base_dir, out_dir, seed, no
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .dataset import load_examples
-    from .finetune import FinetuneConfig
+    from ..core._dataset import load_examples
+    from ..core._delta import FinetuneConfig
 
     router = make_router(skill_dirs, model, backend, fitted=None)
     cat = router.catalog
@@ -649,7 +649,7 @@ def fit_cmd(skill_dirs, model, backend, data, split, base_dir, out_dir, seed, no
                                                            additive=[s.name for s in cat.additive])]
     adapter = None
     if base_dir is not None:
-        from .finetune import LoraDelta
+        from ..core._delta import LoraDelta
 
         adapter = LoraDelta.load(base_dir)
         no_finetune = True
@@ -691,7 +691,7 @@ def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setf
     from rich.console import Console
     from rich.table import Table
 
-    from .dataset import load_examples
+    from ..core._dataset import load_examples
 
     kw = dict(exclusive=[s.name for s in cat.exclusive], additive=[s.name for s in cat.additive])
     train = load_examples(data, split="train", **kw)
@@ -700,14 +700,14 @@ def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setf
         raise click.UsageError(f"{data}: the studies need a set with train and test splits (--data first)")
     con = Console(width=110)
     if cv_folds:
-        from .validation import cross_validate
+        from ..evaluation._validation import cross_validate
 
         cv = result["cv"] = cross_validate(router, train, k=cv_folds, finetune=refit_finetune)
         how = "fine-tune + head" if refit_finetune else "head on the base encoder"
         con.print(f"cross-validation on the train split ({cv_folds} folds, {how} refit per fold): top-1 "
                   f"{cv['top1_mean']:.3f} ± {cv['top1_std']:.3f}")
     if lso_groups:
-        from .validation import leave_skills_out
+        from ..evaluation._validation import leave_skills_out
 
         lso = result["leave_skills_out"] = leave_skills_out(router, train, test, groups=lso_groups,
                                                              finetune=refit_finetune)
@@ -720,7 +720,7 @@ def _studies(router, data, cat, result, cv_folds, lso_groups, baselines, no_setf
                   f"{lso['zero_shot_top1']:.3f}")
         con.print(t)
     if baselines:
-        from .baselines import BASELINES, run_baselines
+        from ..evaluation._baselines import BASELINES, run_baselines
 
         names = [n for n in BASELINES if not (no_setfit and n.startswith("SetFit"))]
         res = result["baselines"] = run_baselines(train, test, router.encoder, cat, names=names)
@@ -782,7 +782,7 @@ def _print_summary(r: dict, quiet: bool) -> None:
               help="A skill directory (default: found as `route` finds it).")
 def doctor(skill_dirs: tuple[str, ...]) -> None:
     """Check the setup: the catalog, the fitted router, the cache, a server, the hook's settings; with fixes."""
-    from .doctor import run_checks
+    from ..harness._doctor import run_checks
 
     checks = run_checks(list(skill_dirs))
     for c in checks:
@@ -803,7 +803,7 @@ def doctor(skill_dirs: tuple[str, ...]) -> None:
 def harvest(paths: tuple[str, ...], since, out_path: str | None) -> None:
     """Extract the prompts you typed from agent logs: Claude Code transcripts (default: ~/.claude/projects),
     aider's .aider.input.history, SpecStory and Cursor exports. Nothing leaves the machine; keys are masked."""
-    from .harvest import harvest as harvest_fn
+    from ..harness._harvest import harvest as harvest_fn
 
     roots = list(paths) or [str(Path.home() / ".claude" / "projects")]
     if not paths and not Path(roots[0]).is_dir():

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 __all__ = [
     "Encoder", "ModelSource", "resolve_model", "load_encoder", "cache_dir",
@@ -226,7 +226,7 @@ def export_onnx(source: ModelSource, quantize: bool = False, force: bool = False
     target = _onnx_file(source, quantize)
     if not force and _export_is_valid(source, quantize):
         return target
-    from .bert_onnx import build_bert_onnx
+    from ._bert_onnx import build_bert_onnx
 
     assert source.path is not None  # onnx_dir() refused a source without a local folder
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import MAX_DESCRIPTION, Catalog, read_skill_file
-from .dataset import NONE, Example
-from .engine import ANCHOR, Batch, SkillSpec, build_index, choose, score
-from .errors import require
-from .query import explicit_invocation, read_request
-from .rules import parse_description, split_sentences
+from ..core._catalog import MAX_DESCRIPTION, Catalog, read_skill_file
+from ..core._dataset import NONE, Example
+from ..core._engine import ANCHOR, Batch, SkillSpec, build_index, choose, score
+from ..errors import require
+from ..core._query import explicit_invocation, read_request
+from ..core._rules import parse_description, split_sentences
 
 __all__ = ["tune_skill", "TuneResult", "Edit", "ErrorCluster", "FacetEffect", "SkillFigures", "write_description",
            "with_description", "accuracy"]
@@ -182,7 +182,7 @@ class _Scorer:
     """
 
     def __init__(self, router: Any, examples: Sequence[Example]):
-        from .cache import EmbeddingCache
+        from ..core._cache import EmbeddingCache
 
         self.router = router
         self.params = router.scoring()
@@ -630,7 +630,7 @@ def _clip(text: str, n: int = 70) -> str:
 
 def _figures(catalog: Catalog, examples: Sequence[Example], before: _Pass, after: _Pass,
              skill: str) -> list[SkillFigures]:
-    from .metrics import effective_labels, per_label_scores
+    from ..evaluation._metrics import effective_labels, per_label_scores
 
     names = catalog.names
     labels = [s.name for s in catalog.exclusive] + [NONE]
@@ -723,8 +723,8 @@ def write_description(path: str | Path, description: str) -> Path:
     """
     import yaml
 
-    from .encoder import atomic_write_bytes
-    from .errors import CatalogError
+    from ..core._encoder import atomic_write_bytes
+    from ..errors import CatalogError
 
     path = Path(path)
     if len(description) > MAX_DESCRIPTION or not description.strip():

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import require
+from ..errors import require
 
-from .dataset import NONE, Example
+from ..core._dataset import NONE, Example
 
 __all__ = ["BASELINES", "run_baselines"]
 
@@ -77,8 +77,8 @@ def setfit_style(train, test, encode, catalog, seed, steps: int = 150, batch: in
     from sklearn.linear_model import LogisticRegression
     from sentence_transformers import SentenceTransformer
 
-    from .encoder import resolve_model
-    from .finetune import _embed
+    from ..core._encoder import resolve_model
+    from ..learning._finetune import _embed
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -124,7 +124,7 @@ BASELINES: dict[str, Callable[..., Prediction]] = {
 def run_baselines(train: Sequence[Example], test: Sequence[Example], encoder, catalog, seed: int = 0,
                   names: Sequence[str] | None = None, **options: Any) -> dict[str, dict[str, float]]:
     """top-1 (acceptable counts), recall@3 and macro-F1 of every baseline on ``test``."""
-    from . import metrics as M
+    from . import _metrics as M
 
     cache: dict[str, np.ndarray] = {}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import ANCHOR, CHOSEN, FLOOR, TIE, Choice, Index, Scored, Scoring
+from ._engine import ANCHOR, CHOSEN, FLOOR, TIE, Choice, Index, Scored, Scoring
 
 __all__ = ["Decision", "RuleHit", "NONE_ANCHORS", "ZERO_SHOT_CALIBRATION", "calibration_features",
            "zero_shot_confidence"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexical import LexicalIndex
+from ._lexical import LexicalIndex
 
 __all__ = ["Scoring", "SkillSpec", "Index", "Batch", "Scored", "Choice", "build_index", "score", "choose",
            "combine_views", "lexical_document"]

@@ -25,8 +25,8 @@ class Check:
 
 
 def _catalog(dirs: list[str], cwd: Path) -> list[Check]:
-    from .catalog import default_skill_dirs, load_catalog
-    from .errors import CatalogError
+    from ..core._catalog import default_skill_dirs, load_catalog
+    from ..errors import CatalogError
 
     try:
         found = [Path(d) for d in dirs] or default_skill_dirs(cwd)
@@ -44,8 +44,8 @@ def _catalog(dirs: list[str], cwd: Path) -> list[Check]:
     if fitted.is_file():
         meta = json.loads(fitted.read_text())
         adapter = meta.get("adapter") or {}
-        from .encoder import resolve_model
-        from .finetune import merged_model
+        from ..core._encoder import resolve_model
+        from ..core._delta import merged_model
 
         merged = merged_model(resolve_model(), delta_sha=adapter["sha256"], build=False) if adapter else None
         out.append(Check("fitted router", True, f"{fitted.parent} ({meta.get('n_examples')} examples"
@@ -60,7 +60,7 @@ def _catalog(dirs: list[str], cwd: Path) -> list[Check]:
 
 
 def _cache() -> list[Check]:
-    from .encoder import cache_dir
+    from ..core._encoder import cache_dir
 
     folder = cache_dir()
     try:
@@ -86,8 +86,8 @@ def _server(url: str, dirs: list[str], cwd: Path) -> list[Check]:
             health = json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return [Check("server", True, f"none at {url}: the hook routes in-process")]
-    from .catalog import default_skill_dirs, load_catalog
-    from .errors import CatalogError
+    from ..core._catalog import default_skill_dirs, load_catalog
+    from ..errors import CatalogError
 
     try:
         mine = load_catalog(*([Path(d) for d in dirs] or default_skill_dirs(cwd))).fingerprint()
@@ -127,8 +127,8 @@ def _hook(cwd: Path, deadline: float) -> list[Check]:
 
 def run_checks(dirs: list[str], cwd: str | os.PathLike[str] | None = None) -> list[Check]:
     """Every check, in the order a new user meets them."""
-    from .hook import DEFAULT_DEADLINE_S
-    from .server import server_url
+    from ._hook import DEFAULT_DEADLINE_S
+    from ._server import server_url
 
     here = Path(cwd) if cwd is not None else Path.cwd()
     return _catalog(dirs, here) + _cache() + _server(server_url(), dirs, here) + _hook(here, DEFAULT_DEADLINE_S)

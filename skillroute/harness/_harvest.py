@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["Turn", "harvest", "harvest_file", "parse_log", "log_kind", "is_tool_made", "mask_secrets",
            "trim", "text_sha256"]

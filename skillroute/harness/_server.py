@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import SkillrouteError, require
+from ..errors import SkillrouteError, require
 
 __all__ = ["create_app", "MAX_BODY_BYTES", "DEFAULT_PORT"]
 

@@ -67,7 +67,7 @@ def _valid(decision: dict[str, Any], catalog) -> bool:
 
 def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list:
     """The catalog `skillroute route` would read from the prompt's working folder."""
-    from .catalog import default_skill_dirs
+    from ..core._catalog import default_skill_dirs
 
     cwd = payload.get("cwd")
     return dirs or default_skill_dirs(cwd if isinstance(cwd, str) and os.path.isdir(cwd) else None)
@@ -76,7 +76,7 @@ def _skill_dirs(payload: dict[str, Any], dirs: list[str]) -> list:
 def _route(payload: Any, dirs: list[str], server: str | None, log_path: Path) -> tuple[dict[str, Any], str]:
     import warnings
 
-    from .catalog import load_catalog
+    from ..core._catalog import load_catalog
 
     prompt = payload.get("prompt") if isinstance(payload, dict) else None
     if not isinstance(prompt, str) or not prompt.strip():
@@ -93,7 +93,7 @@ def _route(payload: Any, dirs: list[str], server: str | None, log_path: Path) ->
             decision, why = None, "the server's answer is not a decision of this catalog"
         source = "server"
         if decision is None:
-            from .router import Router
+            from ..core._router import Router
 
             if why:
                 _log(log_path, f"note {why}; routing in-process")
@@ -109,7 +109,7 @@ def _warm_in_background(dirs: list, log_path: Path) -> None:
     import subprocess
     import sys
 
-    from .encoder import cache_dir
+    from ..core._encoder import cache_dir
 
     stamp = cache_dir() / "warm.started"
     try:
@@ -117,7 +117,7 @@ def _warm_in_background(dirs: list, log_path: Path) -> None:
             return
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.touch()
-        args = [sys.executable, "-m", "skillroute.cli", "warm"] + [a for d in dirs for a in ("--skills", str(d))]
+        args = [sys.executable, "-m", "skillroute.cli._commands", "warm"] + [a for d in dirs for a in ("--skills", str(d))]
         with open(os.devnull, "wb") as null:
             subprocess.Popen(args, stdin=null, stdout=null, stderr=null, start_new_session=True)
         _log(log_path, "note the catalog is still being embedded: a background `skillroute warm` goes on")

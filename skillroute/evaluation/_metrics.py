@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import require
+from ..errors import require
 
 __all__ = [
     "effective_labels", "top1_accuracy", "recall_at_k", "per_label_scores", "confusion", "confused_with",

@@ -1,0 +1,5 @@
+"""The ``skillroute`` command line: commands apart from their rendering."""
+
+from ._commands import main
+
+__all__ = ["main"]
