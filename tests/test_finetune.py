@@ -77,7 +77,7 @@ def test_merged_vectors_equal_the_unmerged_lora_model(delta):
 def test_fitted_router_carries_its_delta(tmp_path, encoder, few, delta):
     cat_dir = tmp_path / "skills"
     shutil.copytree(SKILLS, cat_dir, ignore=shutil.ignore_patterns(".skillroute"))
-    r = Router(load_catalog(cat_dir), encoder).fit(few, finetune_config=TINY)
+    r = Router(load_catalog(cat_dir), encoder, finetune_config=TINY).fit(few)
     assert r.adapter_ is not None and r._get_encoder().name != encoder.name
     out = r.save_fitted(tmp_path / "art")
     meta = json.loads((out / "meta.json").read_text())
@@ -88,13 +88,12 @@ def test_fitted_router_carries_its_delta(tmp_path, encoder, few, delta):
     assert [d.skill for d in loaded.route_many(texts)] == [d.skill for d in r.route_many(texts)]
     assert Router.from_path(cat_dir, encoder=encoder, fitted=None)._get_encoder() is encoder  # zero-shot: base
     # refitting without the fine-tune goes back to the base encoder, and its artifact drops the delta
-    r.fit(few, finetune=False).save_fitted(out)
+    r.set_params(finetune=False).fit(few).save_fitted(out)
     assert r._get_encoder() is encoder and not (out / ADAPTER_FILE).exists()
 
 
 def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):
-    r = Router(catalog, encoder).fit(few, finetune_config=FinetuneConfig(steps=1, batch_size=4, max_length=32,
-                                                                        seed=1))
+    r = Router(catalog, encoder, seed=1, finetune_config=FinetuneConfig(steps=1, batch_size=4, max_length=32)).fit(few)
     out = r.save_fitted(tmp_path / "art")
     arrays = LoraDelta.load(out)
     key = next(k for k in arrays.tensors if "lora_B" in k)
@@ -133,7 +132,7 @@ def test_a_general_reader_encodes_when_no_fitted_delta_does(catalog, encoder, de
 def test_a_fit_over_a_reader_fine_tunes_the_base_model(catalog, encoder, few, delta, tmp_path):
     """The fitted delta is relative to the base model (its merge checks that), whatever encodes zero-shot."""
     delta.save(tmp_path / "reader")
-    r = Router(catalog, encoder, reader=tmp_path / "reader").fit(few, finetune_config=TINY)
+    r = Router(catalog, encoder, reader=tmp_path / "reader", finetune_config=TINY).fit(few)
     assert r.adapter_.base_sha256 == resolve_model().sha256
     out = r.save_fitted(tmp_path / "art")
     loaded = Router(catalog, encoder, reader=tmp_path / "reader").load_fitted(out)  # merges without a mismatch

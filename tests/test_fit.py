@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from skillroute import ModelError, Router
+from skillroute import DataError, ModelError, NotFittedError, Router
 from skillroute.cli._commands import main
 from skillroute.core._dataset import load_examples
 from skillroute.core._head import FittedHead, data_sha
@@ -36,13 +36,36 @@ def small_train():
 
 @pytest.fixture(scope="session")
 def fitted_small(catalog, encoder, small_train):
-    return Router(catalog, encoder).fit(small_train, seed=0, finetune=False)
+    return Router(catalog, encoder, seed=0, finetune=False).fit(small_train)
 
 
 def test_fit_refuses_the_test_split(catalog, encoder):
     test = load_examples(EVAL, split="test")[:5]
-    with pytest.raises(ValueError, match="test split"):
+    with pytest.raises(DataError, match="test split"):
         Router(catalog, encoder).fit(test)
+
+
+def test_fit_on_one_label_is_a_data_error(catalog, encoder, small_train):
+    one = [e for e in small_train if e.skill == "fix"]
+    with pytest.raises(DataError, match="at least two labels"):
+        Router(catalog, encoder, finetune=False).fit(one)
+
+
+def test_estimator_api(catalog, encoder, fitted_small):
+    from skillroute.core import check_is_fitted, clone
+
+    r = Router(catalog, encoder, floor=0.2, finetune=False)
+    assert r.get_params()["floor"] == 0.2 and r.get_params()["encoder"] is encoder
+    with pytest.raises(NotFittedError):
+        check_is_fitted(r)
+    with pytest.raises(ValueError, match="no parameter"):
+        r.set_params(flor=0.3)
+    twin = clone(fitted_small)
+    assert twin.fitted_ is None and twin.get_params() == fitted_small.get_params()
+    held = load_examples(EVAL, split="test")[:40]
+    # score() is top-1 with acceptable labels, the same figure the evaluator reports
+    decisions = fitted_small.route_many([e.prompt for e in held])
+    assert fitted_small.score(held) == pytest.approx(sum(e.is_right(d.skill) for e, d in zip(held, decisions)) / 40)
 
 
 def test_shipped_artifact_was_fitted_on_the_train_splits_only():
@@ -54,7 +77,7 @@ def test_shipped_artifact_was_fitted_on_the_train_splits_only():
 
 
 def test_fit_is_deterministic_and_round_trips(catalog, encoder, small_train, fitted_small, tmp_path):
-    again = Router(catalog, encoder).fit(small_train, seed=0, finetune=False)
+    again = Router(catalog, encoder, seed=0, finetune=False).fit(small_train)
     assert np.array_equal(again.head_.head.coef, fitted_small.head_.head.coef)
     fitted_small.save_fitted(tmp_path / "art")
     assert {p.name for p in (tmp_path / "art").iterdir()} == {"head.npz", "meta.json", "vocabulary.json"}

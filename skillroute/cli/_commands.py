@@ -668,8 +668,8 @@ def fit_cmd(skill_dirs, model, backend, data, split, base_dir, out_dir, seed, no
                   TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   transient=True, disable=no_finetune) as bar:
         task = bar.add_task("fine-tune", total=config.steps, loss=float("nan"))
-        router.fit(examples, seed=seed, finetune=not no_finetune, finetune_config=config, adapter=adapter,
-                   progress=lambda step, loss: bar.update(task, completed=step, loss=loss))
+        router.set_params(seed=seed, finetune=not no_finetune, finetune_config=config)
+        router.fit(examples, adapter=adapter, progress=lambda step, loss: bar.update(task, completed=step, loss=loss))
     path = router.save_fitted(out_dir)
     m = router.head_.meta
     if base_dir is not None:

@@ -5,6 +5,10 @@ the embedding cache, the scoring engine, decisions and the Router. Needs no torc
 from .._lazy import attach
 
 _LOCATIONS = {
+    "Fitted": "._artifact",
+    "load_artifact": "._artifact",
+    "save_artifact": "._artifact",
+    "FITTED_SUBDIR": "._artifact",
     "build_bert_onnx": "._bert_onnx",
     "merge_lora": "._bert_onnx",
     "EmbeddingCache": "._cache",
@@ -65,7 +69,8 @@ _LOCATIONS = {
     "normalize_request": "._query",
     "MAX_REQUEST_CHARS": "._query",
     "Router": "._router",
-    "FITTED_SUBDIR": "._router",
+    "clone": "._router",
+    "check_is_fitted": "._router",
     "Rule": "._rules",
     "ParsedDescription": "._rules",
     "parse_description": "._rules",

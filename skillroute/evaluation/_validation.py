@@ -9,16 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from ..core._dataset import NONE, Example
+from ..core._router import clone
 from ..errors import require
 
-from ..core._dataset import NONE, Example
-
 __all__ = ["cross_validate", "leave_skills_out"]
-
-
-def _top1(router, examples: Sequence[Example]) -> float:
-    decisions = router.route_many([e.prompt for e in examples])
-    return float(np.mean([e.is_right(d.skill) for e, d in zip(examples, decisions, strict=True)]))
 
 
 def cross_validate(router, examples: Sequence[Example], k: int = 5, seed: int = 0,
@@ -31,15 +26,11 @@ def cross_validate(router, examples: Sequence[Example], k: int = 5, seed: int = 
     require("eval", "sklearn", "scipy")
     from sklearn.model_selection import StratifiedKFold
 
-    saved = router._snapshot()
     scores = []
-    try:
-        y = [e.skill for e in examples]
-        for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
-            router.fit([examples[i] for i in tr], seed=seed, finetune=finetune)
-            scores.append(_top1(router, [examples[i] for i in te]))
-    finally:
-        router._restore(saved)
+    y = [e.skill for e in examples]
+    for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
+        fold = clone(router, seed=seed, finetune=finetune).fit([examples[i] for i in tr])
+        scores.append(fold.score([examples[i] for i in te]))
     return {"folds": k, "finetune": finetune, "top1_per_fold": scores, "top1_mean": float(np.mean(scores)),
             "top1_std": float(np.std(scores))}
 
@@ -49,22 +40,16 @@ def leave_skills_out(router, train: Sequence[Example], test: Sequence[Example], 
     """Hold each group of exclusive skills out of fitting and route the group's test prompts against all
     descriptions: the held-out skills' top-1 fitted (through the gate) beside their zero-shot top-1
     (``finetune=True`` fine-tunes the encoder on the other skills' prompts in each group, minutes each)."""
-    saved = router._snapshot()
     skills = sorted({e.skill for e in train} - {NONE})
     random.Random(seed).shuffle(skills)
     parts = [sorted(skills[i::groups]) for i in range(groups)]
     rows = []
-    try:
-        for held in parts:
-            router.fit([e for e in train if e.skill not in held], seed=seed, finetune=finetune)
-            probe = [e for e in test if e.skill in held]
-            fitted = _top1(router, probe)
-            router._use_tuned(None)
-            router.head_, router.stale_skills_ = None, []
-            zero = _top1(router, probe)
-            rows.append({"held_out": held, "n": len(probe), "fitted_top1": fitted, "zero_shot_top1": zero})
-    finally:
-        router._restore(saved)
+    for held in parts:
+        probe = [e for e in test if e.skill in held]
+        fitted = clone(router, seed=seed, finetune=finetune).fit([e for e in train if e.skill not in held])
+        zero = clone(router)  # unfitted: the description router on the base encoder
+        rows.append({"held_out": held, "n": len(probe), "fitted_top1": fitted.score(probe),
+                     "zero_shot_top1": zero.score(probe)})
     n = sum(r["n"] for r in rows)
     return {"groups": rows, "finetune": finetune,
             "fitted_top1": sum(r["fitted_top1"] * r["n"] for r in rows) / n,

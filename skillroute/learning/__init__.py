@@ -10,6 +10,7 @@ _LOCATIONS = {
     "finetune_episodes": "._finetune",
     "mean_pool": "._finetune",
     "LORA_TARGETS": "._finetune",
+    "fit_router": "._fit_router",
     "fit_head": "._head_fit",
 }
 __all__ = sorted(_LOCATIONS)
