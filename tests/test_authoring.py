@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from skillroute import Router
 from skillroute.authoring._explain import explain
 from skillroute.authoring._lint import lint
-from skillroute.cli._commands import main
+from skillroute.cli import main
 
 from .conftest import SKILLS, write_skill
 

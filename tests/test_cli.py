@@ -2,7 +2,7 @@ import json
 
 from click.testing import CliRunner
 
-from skillroute.cli._commands import main
+from skillroute.cli import main
 
 from .conftest import SKILLS
 

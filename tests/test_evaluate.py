@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from skillroute import DataError
-from skillroute.evaluation import _metrics as M
-from skillroute.cli._commands import main
+from skillroute.cli import main
 from skillroute.core._dataset import load_examples
+from skillroute.evaluation import _metrics as M
 from skillroute.evaluation._evaluate import RoutingEvaluator
 
 from .conftest import EVAL, SKILLS

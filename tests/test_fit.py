@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from skillroute import DataError, ModelError, NotFittedError, Router
-from skillroute.cli._commands import main
+from skillroute.cli import main
 from skillroute.core._dataset import load_examples
 from skillroute.core._head import FittedHead, data_sha
 from skillroute.core._router import FITTED_SUBDIR

@@ -117,7 +117,7 @@ PAYLOAD = {"session_id": "abc123", "transcript_path": "/tmp/t.jsonl", "cwd": "/t
 
 def run_hook_cli(args, payload, tmp_path):
     log = tmp_path / "hook.log"
-    out = subprocess.run([sys.executable, "-m", "skillroute.cli._commands", "hook", "--log", str(log), *args],
+    out = subprocess.run([sys.executable, "-m", "skillroute.cli", "hook", "--log", str(log), *args],
                          input=payload if isinstance(payload, str) else json.dumps(payload),
                          capture_output=True, text=True, timeout=120)
     return out, log

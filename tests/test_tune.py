@@ -10,12 +10,19 @@ import pytest
 from click.testing import CliRunner
 
 from skillroute import Router, load_catalog
+from skillroute.authoring._tune import (
+    accuracy,
+    tune_skill,
+    with_description,
+    write_description,
+)
+from skillroute.authoring._tune_scoring import _Scorer, _Spec
+from skillroute.authoring._tune_text import _insert_positive, _remove_item
+from skillroute.cli import main
 from skillroute.core._catalog import read_skill_file
-from skillroute.cli._commands import main
 from skillroute.core._dataset import Example, load_examples
-from skillroute.errors import CatalogError
 from skillroute.core._rules import parse_description
-from skillroute.authoring._tune import _insert_positive, _remove_item, _Scorer, _Spec, accuracy, tune_skill, with_description, write_description
+from skillroute.errors import CatalogError
 
 from .conftest import EVAL, SKILLS
 

@@ -3,7 +3,9 @@
 The split is drawn once, stratified by the writer's label within each draft file (seeded), and kept
 in each line's `split` field; re-running with the same drafts gives the same split.
 """
-import json, random, sys
+import json
+import random
+import sys
 from pathlib import Path
 
 SEED = 20261125

@@ -19,8 +19,8 @@ import argparse
 import hashlib
 import json
 import re
-from collections import Counter, defaultdict
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -1,5 +1,7 @@
 """Print the eval set's length and tag profile beside PROMPT-PROFILE.md's figures for real prompts."""
-import json, statistics, sys
+import json
+import statistics
+import sys
 from collections import Counter
 from pathlib import Path
 

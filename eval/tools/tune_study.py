@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from skillroute import Router, load_catalog, load_encoder
+from skillroute.authoring._tune import accuracy, tune_skill, with_description
+from skillroute.authoring._tune_text import _NEG_SENTENCE
 from skillroute.core._dataset import load_examples
 from skillroute.core._rules import split_sentences
-from skillroute.authoring._tune import _NEG_SENTENCE, accuracy, tune_skill, with_description
 
 # What a skill author writes at first for the 8 seed (exclusive) skills: one vague sentence each.
 VAGUE = {

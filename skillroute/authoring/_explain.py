@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 from ..core._query import read_request
 
 __all__ = ["explain", "compare", "checkout_catalog"]

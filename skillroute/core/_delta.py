@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ._encoder import ModelSource, atomic_write_bytes, cache_dir, progress
 from ..errors import ModelError
+from ._encoder import ModelSource, atomic_write_bytes, cache_dir, progress
 
 __all__ = ["FinetuneConfig", "LoraDelta", "merged_model", "describe", "ADAPTER_FILE"]
 

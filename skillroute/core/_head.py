@@ -13,9 +13,9 @@ import re
 import warnings
 import zipfile
 from collections import Counter
-from itertools import pairwise
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import require
-
 from ..core._dataset import NONE, Example
+from ..errors import require
 
 __all__ = ["BASELINES", "run_baselines"]
 
@@ -74,8 +73,8 @@ def setfit_style(train, test, encode, catalog, seed, steps: int = 150, batch: in
     A full fine-tune (all weights, learning rate 3e-5) of 150 steps of 2 x 32 prompts: minutes on a CPU."""
     require("fit", "torch", "sentence_transformers")
     import torch
-    from sklearn.linear_model import LogisticRegression
     from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
 
     from ..core._encoder import resolve_model
     from ..learning._finetune import _embed

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _metrics as M
 from ..core._dataset import NONE, Example
 from ..core._query import explicit_invocation
+from . import _metrics as M
 
 __all__ = ["RoutingEvaluator"]
 

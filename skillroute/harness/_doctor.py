@@ -44,8 +44,8 @@ def _catalog(dirs: list[str], cwd: Path) -> list[Check]:
     if fitted.is_file():
         meta = json.loads(fitted.read_text())
         adapter = meta.get("adapter") or {}
-        from ..core._encoder import resolve_model
         from ..core._delta import merged_model
+        from ..core._encoder import resolve_model
 
         merged = merged_model(resolve_model(), delta_sha=adapter["sha256"], build=False) if adapter else None
         out.append(Check("fitted router", True, f"{fitted.parent} ({meta.get('n_examples')} examples"

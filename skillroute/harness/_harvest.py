@@ -14,10 +14,10 @@ import hashlib
 import json
 import re
 from collections import Counter
-from itertools import zip_longest
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 
 from ..errors import DataError

@@ -117,7 +117,7 @@ def _warm_in_background(dirs: list, log_path: Path) -> None:
             return
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.touch()
-        args = [sys.executable, "-m", "skillroute.cli._commands", "warm"] + [a for d in dirs for a in ("--skills", str(d))]
+        args = [sys.executable, "-m", "skillroute.cli", "warm"] + [a for d in dirs for a in ("--skills", str(d))]
         with open(os.devnull, "wb") as null:
             subprocess.Popen(args, stdin=null, stdout=null, stderr=null, start_new_session=True)
         _log(log_path, "note the catalog is still being embedded: a background `skillroute warm` goes on")

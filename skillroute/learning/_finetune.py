@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-from ..core._encoder import ModelSource, quiet_transformers
-from ..errors import ModelError, require
 from ..core._delta import FinetuneConfig, LoraDelta
+from ..core._encoder import ModelSource, quiet_transformers
 from ..core._query import read_request
+from ..errors import ModelError, require
 
 __all__ = ["Episode", "finetune", "finetune_episodes", "mean_pool", "LORA_TARGETS"]
 

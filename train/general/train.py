@@ -21,10 +21,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from skillroute.core._encoder import resolve_model  # noqa: E402
-from skillroute.learning._finetune import Episode, finetune_episodes
 from skillroute.core._delta import FinetuneConfig  # noqa: E402
+from skillroute.core._encoder import resolve_model  # noqa: E402
 from skillroute.core._rules import parse_description  # noqa: E402
+from skillroute.learning._finetune import Episode, finetune_episodes
 
 
 def load_episodes(folder: Path) -> list[Episode]:
