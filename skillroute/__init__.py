@@ -37,11 +37,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core._delta import FinetuneConfig
     from .core._encoder import load_encoder
     from .core._router import Router
-    from .errors import (
-        CatalogError,
-        DataError,
-        MissingExtraError,
-        ModelError,
-        NotFittedError,
-        SkillrouteError,
-    )
+    from .errors import CatalogError, DataError, MissingExtraError, ModelError, NotFittedError, SkillrouteError

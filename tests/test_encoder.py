@@ -10,11 +10,7 @@ import pytest
 
 from skillroute import ModelError
 from skillroute.core._cache import EmbeddingCache
-from skillroute.core._encoder import (
-    PACKAGED_MODEL_SHA256,
-    _packaged_model_dir,
-    resolve_model,
-)
+from skillroute.core._encoder import PACKAGED_MODEL_SHA256, _packaged_model_dir, resolve_model
 
 
 def test_packaged_model_is_verified():

@@ -9,13 +9,7 @@ import pytest
 
 from skillroute import ModelError, Router, load_catalog
 from skillroute.core._dataset import load_examples
-from skillroute.core._delta import (
-    ADAPTER_FILE,
-    FinetuneConfig,
-    LoraDelta,
-    _merged_dir,
-    merged_model,
-)
+from skillroute.core._delta import ADAPTER_FILE, FinetuneConfig, LoraDelta, _merged_dir, merged_model
 from skillroute.core._encoder import load_encoder, resolve_model
 from skillroute.learning._finetune import finetune
 

@@ -7,14 +7,7 @@ from click.testing import CliRunner
 
 from skillroute.cli import main
 from skillroute.errors import DataError
-from skillroute.harness._harvest import (
-    harvest,
-    is_tool_made,
-    log_kind,
-    mask_secrets,
-    parse_log,
-    trim,
-)
+from skillroute.harness._harvest import harvest, is_tool_made, log_kind, mask_secrets, parse_log, trim
 
 AIDER = """
 # 2025-03-01 10:00:00.000001

@@ -10,12 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from skillroute import Router, load_catalog
-from skillroute.authoring._tune import (
-    accuracy,
-    tune_skill,
-    with_description,
-    write_description,
-)
+from skillroute.authoring._tune import accuracy, tune_skill, with_description, write_description
 from skillroute.authoring._tune_scoring import _Scorer, _Spec
 from skillroute.authoring._tune_text import _insert_positive, _remove_item
 from skillroute.cli import main

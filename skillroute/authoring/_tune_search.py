@@ -19,13 +19,7 @@ from ..core._rules import parse_description
 from ..errors import require
 from ._tune_results import Edit, ErrorCluster, FacetEffect
 from ._tune_scoring import _Pass, _Scorer, _Spec
-from ._tune_text import (
-    _distinctive,
-    _insert_positive,
-    _ngrams,
-    _plain_runs,
-    _remove_item,
-)
+from ._tune_text import _distinctive, _insert_positive, _ngrams, _plain_runs, _remove_item
 
 
 @dataclass

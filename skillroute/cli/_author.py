@@ -7,14 +7,7 @@ import sys
 
 import click
 
-from ._app import (
-    backend_option,
-    catalog_dirs,
-    main,
-    make_router,
-    skills_option,
-    strict_option,
-)
+from ._app import backend_option, catalog_dirs, main, make_router, skills_option, strict_option
 from ._render import _print_tune
 
 

@@ -8,15 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._app import (
-    _fitted_arg,
-    backend_option,
-    fitted_option,
-    main,
-    make_router,
-    skills_option,
-    strict_option,
-)
+from ._app import _fitted_arg, backend_option, fitted_option, main, make_router, skills_option, strict_option
 from ._render import _print_summary
 
 

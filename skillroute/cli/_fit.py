@@ -31,13 +31,7 @@ def fit_cmd(skill_dirs, model, backend, data, split, base_dir, out_dir, seed, no
     import dataclasses
     import time
 
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ..core._dataset import load_examples
     from ..core._delta import FinetuneConfig

@@ -23,17 +23,7 @@ from ._artifact import FITTED_SUBDIR, Fitted, load_artifact, save_artifact
 from ._catalog import Catalog, load_catalog
 from ._decision import NONE_ANCHORS, ZERO_SHOT_CALIBRATION, Decision, RuleHit
 from ._encoder import Encoder, load_encoder
-from ._engine import (
-    Batch,
-    Choice,
-    Index,
-    Scored,
-    Scoring,
-    SkillSpec,
-    build_index,
-    choose,
-    score,
-)
+from ._engine import Batch, Choice, Index, Scored, Scoring, SkillSpec, build_index, choose, score
 from ._query import explicit_invocation, normalize_request, read_request
 
 __all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS", "FITTED_SUBDIR", "clone", "check_is_fitted"]

@@ -12,15 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core._head import (
-    NONE,
-    FittedHead,
-    _Linear,
-    _log_sigmoid_pair,
-    _log_softmax,
-    _softmax,
-    _Vectorizer,
-)
+from ..core._head import NONE, FittedHead, _Linear, _log_sigmoid_pair, _log_softmax, _softmax, _Vectorizer
 from ..errors import require
 
 __all__ = ["fit_head"]
