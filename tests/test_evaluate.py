@@ -19,7 +19,8 @@ from .conftest import EVAL, SKILLS
 METRICS = {
     "top1": lambda t, p: M.top1_accuracy(t, p),
     "weighted": lambda t, p: M.weighted_accuracy(t, p),
-    "macro_f1": lambda t, p: sum(v["f1"] for v in M.per_label_scores(t, p, labels=sorted(set(t))).values()),
+    "macro_f1": lambda t, p: sum(v["f1"] for v in M.per_label_scores(t, p, labels=sorted(set(t))).values())
+    / len(set(t)),
 }
 
 
@@ -74,6 +75,37 @@ def test_shipped_eval_set_is_valid_and_split(catalog):
     test = [e for e in ex if e.split == "test"]
     assert 0.25 < len(test) / len(ex) < 0.35
     assert len({e.prompt for e in ex}) == len(ex)
+
+
+def test_evaluator_figures_match_a_hand_computation(catalog):
+    """Six decisions made by hand; every figure below was worked out on paper from them."""
+    from types import SimpleNamespace
+
+    from skillroute import Decision, Example
+
+    rows = [  # label, acceptable, also expected | picked, ranked, confidence, also picked, without rules
+        ("fix", (), (), "fix", ["fix", "diagnose", "ask"], 0.85, [], "diagnose"),
+        ("fix", (), (), "diagnose", ["diagnose", "fix", "ask"], 0.65, [], "fix"),
+        ("ask", ("discuss",), (), "discuss", ["discuss", "ask"], 0.75, [], "discuss"),
+        ("none", (), (), None, ["cook", "fix"], 0.82, [], None),
+        ("cook", (), ("backend-fastapi-python",), "cook", ["cook", "fix", "ask"], 0.95, ["backend-fastapi-python"],
+         "cook"),
+        ("review", (), (), None, ["ask", "cook", "review"], 0.35, [], None),
+    ]
+    ex = [Example(prompt=f"p{i}", skill=r[0], acceptable=r[1], also=r[2]) for i, r in enumerate(rows)]
+    decisions = [Decision(skill=r[3], also=r[6], confidence=r[5], ranked=[(n, 0.0) for n in r[4]], reasons=[],
+                          skill_without_rules=r[7]) for r in rows]
+    res = RoutingEvaluator(ex).compute(SimpleNamespace(catalog=catalog), decisions)
+    assert res["top1"] == pytest.approx(4 / 6)  # rows 1, 3 (acceptable), 4, 5
+    assert res["recall_at_3"] == pytest.approx(5 / 6)  # row 6: none, ask, cook come first
+    # F1 per label present: fix 2/3, discuss 1, none 2/3 (one false none), cook 1, review 0
+    assert res["macro_f1"] == pytest.approx((2 / 3 + 1 + 2 / 3 + 1 + 0) / 5)
+    assert (res["none"]["precision"], res["none"]["recall"]) == (0.5, 1.0)
+    assert res["additive"]["precision"] == 1.0 and res["additive"]["recall"] == 1.0
+    # ECE, bins of 0.1: {0.85, 0.82} all right, 0.65 wrong, 0.75 right, 0.95 right, 0.35 wrong
+    assert res["ece"] == pytest.approx((2 * (1 - 0.835) + 0.65 + 0.25 + 0.05 + 0.35) / 6)
+    # the rules turned row 1 right and row 2 wrong
+    assert (res["rules"]["wrong_to_right"], res["rules"]["right_to_wrong"], res["rules"]["net"]) == (1, 1, 0)
 
 
 def test_evaluator_smoke(router, catalog):
@@ -167,3 +199,15 @@ def test_baselines_run_end_to_end_on_a_small_split(encoder, catalog):
     assert set(res) == set(BASELINES)
     for r in res.values():
         assert 0 <= r["top1"] <= 1 and 0 <= r["recall_at_3"] <= 1
+
+
+def test_baselines_give_the_answers_known_in_advance(encoder, catalog):
+    """A prompt is its own nearest neighbour, and a skill's description is closest to that skill."""
+    from skillroute.evaluation._baselines import description_cosine, knn
+
+    train = [e for e in load_examples(EVAL, split="train")][:60]
+    labels, _ = knn(train, [e.prompt for e in train], encoder.encode, catalog, 0, k=1)
+    assert labels == [e.skill for e in train]
+    skills = [s for s in catalog.exclusive if not s.disabled]
+    labels, ranked = description_cosine(train, [s.description for s in skills], encoder.encode, catalog, 0)
+    assert labels == [s.name for s in skills] and all(len(r) == len(skills) for r in ranked)

@@ -47,6 +47,11 @@ _USE_INSTEAD = re.compile(
     r"\buse\s+(?P<name>[a-z0-9][a-z0-9-]*)\s+(?:for that|for those|instead)\b", re.IGNORECASE
 )
 _ARROW = re.compile(r"\(?\s*(?:→|->)\s*(?P<name>[A-Za-z0-9][A-Za-z0-9-]*)\s*\)?")
+_AFTER_ARROW = re.compile(r"(\(\s*(?:→|->)\s*[A-Za-z0-9][A-Za-z0-9-]*\s*\))\s+(?=(?:or|and)\s)")
+# a sentence that is an explicit list of triggers: "Triggers include: invoices, refunds, payment failures"
+_TRIGGER_LIST = re.compile(
+    r"^(?:(?:trigger(?:s| phrases| words)?|keywords?)(?:\s+(?:include|includes|including|are))?|"
+    r"(?:use|invoke)\s+(?:when|for))\s*:\s*", re.IGNORECASE)
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'(.+?)'(?!\w)")
 _LEADS = re.compile(
     r"^(?:requests? to|asking to|asked to|questions? about|requests? for|tasks? like)\s+", re.IGNORECASE
@@ -125,6 +130,8 @@ def _negative_items(body: str, clause: str, names: frozenset[str]) -> list[Rule]
         body = body[: m.start()]
     # a parenthetical aside that is not an arrow is context, not an item
     body = re.sub(r"\((?!\s*(?:→|->))[^)]*\)", "", body)
+    # items joined by "or"/"and" after a redirect are separate items: "writing code (→ cook) or planning (→ x)"
+    body = _AFTER_ARROW.sub(r"\1, ", body)
     lead = ""
     lm = _LEADS.match(body)
     if lm:
@@ -160,6 +167,10 @@ def _is_list_facet(item: str) -> bool:
 
 
 def _positive_facets(sentence: str) -> list[str]:
+    lm = _TRIGGER_LIST.match(sentence)
+    if lm:  # an explicit list of triggers: each item (even one word) is a facet, quotes taken off
+        items = [i.strip("\"“”'") for i in _split_top_level(sentence[lm.end():])]
+        return [sentence[lm.end():]] + [i for i in items if len(i) > 2]
     facets = [sentence]
     quoted = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(sentence)]
     facets.extend(q.strip() for q in quoted if len(q.strip()) > 2)
@@ -207,6 +218,9 @@ def parse_description(text: str, skill_names: Iterable[str] = ()) -> ParsedDescr
             if convention or _REQUEST_LEAD.match(tm.group("neg")):
                 rules.extend(_negative_items(tm.group("neg"), sentence, names))
             core = tm.group("pos").strip()
+        if _TRIGGER_LIST.match(core):
+            triggers.extend(_positive_facets(core))
+            continue
         core = strip_boilerplate(core)
         if core:
             triggers.extend(f for f in _positive_facets(core) if strip_boilerplate(f))
