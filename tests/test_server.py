@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from skillroute import Router
-from skillroute.harness._server import create_app
+from skillroute.harness._server import create_app, issue_token
 
 from .conftest import SKILLS
 
@@ -32,8 +32,9 @@ def server(tmp_path_factory, encoder):
 
     cat = tmp_path_factory.mktemp("srv") / "skills"
     shutil.copytree(SKILLS, cat)
-    app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder), reload_interval=0.2)
     port = _free_port()
+    app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder), reload_interval=0.2,
+                     token=issue_token(port))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -155,6 +156,52 @@ def test_hook_ignores_a_server_of_another_catalog(server, tmp_path):
     assert "serves another catalog" in text and "ok in-process deploy-app" in text
 
 
+def _impostor(decision: dict, health: dict):
+    """Another local process on a port: it answers /health and /route as a server would, without the token."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _send(self, obj):
+            data = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._send({**health, "proof": "0" * 64})
+
+        def do_POST(self):
+            self._send(decision)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.mark.parametrize("with_token_file", [False, True])
+def test_hook_never_trusts_another_process_on_the_port(tmp_path, with_token_file):
+    from skillroute import load_catalog
+
+    fingerprint = load_catalog(SKILLS).fingerprint()
+    srv = _impostor({"skill": "review", "also": [], "confidence": 1.0}, {"status": "ok", "catalog": fingerprint})
+    port = srv.server_address[1]
+    try:
+        if with_token_file:
+            issue_token(port)  # a real token exists, but the impostor cannot compute the proof
+        out, log = run_hook_cli(["--server", f"http://127.0.0.1:{port}", "--skills", str(SKILLS),
+                                 "--threshold", "0.4"], PAYLOAD, tmp_path)
+    finally:
+        srv.shutdown()
+    assert out.returncode == 0 and "`fix`" in out.stdout and "`review`" not in out.stdout
+    text = log.read_text()
+    assert "not trusted" in text and "ok in-process fix" in text
+
+
 def test_hook_deadline_says_nothing_and_exits_zero(tmp_path):
     import os
 
@@ -228,3 +275,71 @@ def test_one_failing_request_fails_alone(encoder):
         srv.should_exit = True
         thread.join(10)
     assert codes[7] == 500 and codes.count(500) == 1 and codes.count(200) == 14
+
+
+def test_a_full_queue_answers_429_and_the_server_recovers(encoder, monkeypatch):
+    """The bounded queue, made small so a few clients fill it; the router is slowed down on purpose (no real
+    request is slow enough on its own to fill a queue of 512 in a test)."""
+    import uvicorn
+
+    from skillroute import load_catalog
+    from skillroute.harness import _server
+
+    class Slow(Router):
+        def route_many(self, texts):
+            time.sleep(0.5)
+            return super().route_many(texts)
+
+    monkeypatch.setattr(_server, "MAX_QUEUE", 2)
+    app = create_app([str(SKILLS)], lambda d: Slow(load_catalog(*d), encoder), reload_interval=0)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    try:
+        for _ in range(200):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        with ThreadPoolExecutor(12) as pool:
+            codes = [c for c, _ in pool.map(lambda _: call(url, "/route", {"prompt": "add a button"}), range(12))]
+        assert 429 in codes and 200 in codes and set(codes) <= {200, 429}
+        assert call(url, "/route", {"prompt": "add a button"})[0] == 200  # and it recovers
+    finally:
+        srv.should_exit = True
+
+
+def test_a_failed_reload_is_reported_until_one_succeeds(tmp_path, encoder):
+    import uvicorn
+
+    cat = tmp_path / "skills"
+    shutil.copytree(SKILLS, cat, ignore=shutil.ignore_patterns(".skillroute"))
+    app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder, strict=True), reload_interval=0.1)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    try:
+        for _ in range(200):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        bad = cat / "fix" / "SKILL.md"
+        good = bad.read_text()
+        bad.write_text("---\nname: fix\ndescription: [unclosed\n---\n")  # a YAML error: strict loading refuses it
+        for _ in range(50):
+            if call(url, "/health")[1]["status"] != "ok":
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # several reload intervals later, still reported
+        health = call(url, "/health")[1]
+        assert health["status"] == "reload failed" and "CatalogError" in health["reload_error"]
+        assert call(url, "/route", {"prompt": "fix the failing login test"})[0] == 200  # the last good catalog
+        bad.write_text(good + "\n")
+        for _ in range(50):
+            if call(url, "/health")[1]["status"] == "ok":
+                break
+            time.sleep(0.1)
+        assert call(url, "/health")[1]["reload_error"] is None
+    finally:
+        srv.should_exit = True

@@ -38,7 +38,7 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
     require("serve", "uvicorn", "starlette")
     import uvicorn
 
-    from ..harness._server import LOOPBACK_HOSTS, create_app
+    from ..harness._server import LOOPBACK_HOSTS, create_app, issue_token
 
     dirs = catalog_dirs(skill_dirs)
     fitted = _fitted_arg(fitted_dir, zero_shot)
@@ -48,7 +48,7 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
         click.echo(f"warning: bound to {host}, beyond loopback: anyone who can reach this address can use "
                    "the server, and the Host check is off", err=True)
     app = create_app(dirs, lambda d: make_router(tuple(d), model, backend, strict=strict, fitted=fitted),
-                     reload_interval, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
+                     reload_interval, allowed_hosts=LOOPBACK_HOSTS if loopback else None, token=issue_token(port))
     click.echo(f"skillroute serving {len(app.state.holder.router.catalog)} skills on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

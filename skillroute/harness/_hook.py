@@ -38,16 +38,30 @@ def hook_output(decision: dict[str, Any], threshold: float) -> dict[str, Any] | 
 
 
 def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any] | None, str]:
-    """The server's decision, or None (and why) when none answers or it serves another catalog."""
+    """The server's decision, or None (and why) when none answers, it cannot prove it is the user's own
+    `skillroute serve` (the token in the cache folder), or it serves another catalog."""
+    import hmac
+    import secrets
     import urllib.error
+    import urllib.parse
     import urllib.request
+
+    from ._server import proof, read_token
 
     base = url.rstrip("/")
     try:
-        with urllib.request.urlopen(base + "/health", timeout=SERVER_TIMEOUT_S) as resp:
+        port = urllib.parse.urlsplit(base).port or 80
+        token = read_token(port)
+        if token is None:
+            return None, f"no server token for port {port} in the cache folder: the server at {base} is not trusted"
+        nonce = secrets.token_hex(16)
+        with urllib.request.urlopen(f"{base}/health?nonce={nonce}", timeout=SERVER_TIMEOUT_S) as resp:
             health = json.loads(resp.read())
-        if not isinstance(health, dict) or health.get("catalog") != fingerprint:
-            return None, f"the server at {base} serves another catalog"
+        if not isinstance(health, dict) or not isinstance(health.get("proof"), str) or not hmac.compare_digest(
+                health["proof"], proof(token, nonce, fingerprint)):
+            if isinstance(health, dict) and health.get("catalog") != fingerprint:
+                return None, f"the server at {base} serves another catalog"
+            return None, f"the server at {base} did not prove it holds this user's token: not trusted"
         req = urllib.request.Request(base + "/route", data=json.dumps({"prompt": prompt}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(req, timeout=SERVER_TIMEOUT_S) as resp:

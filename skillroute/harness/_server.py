@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import SkillrouteError, require
+from ..errors import require
 
-__all__ = ["create_app", "MAX_BODY_BYTES", "DEFAULT_PORT"]
+__all__ = ["create_app", "MAX_BODY_BYTES", "DEFAULT_PORT", "issue_token", "read_token", "proof"]
 
 MAX_BODY_BYTES = 1_000_000
 MAX_BATCH = 256  # prompts in one /route/batch request
+MAX_QUEUE = 512  # /route requests waiting for the batcher; more get 429
+ROUTE_TIMEOUT_S = 30.0  # a /route answer later than this is a 503 (the work is not lost for the others)
+BATCH_TIMEOUT_S = 120.0
 DEFAULT_PORT = 8765
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -56,11 +62,49 @@ class _RouterHolder:
                 return False
             try:
                 fresh = self.build(self.dirs).warm()
-            except SkillrouteError:
+            except Exception:
                 self.stamp = stamp  # keep serving the last good catalog; /health reports the error
                 raise
             self.router, self.stamp = fresh, stamp
             return True
+
+
+def _token_path(port: int) -> Path:
+    from ..core._encoder import cache_dir
+
+    return cache_dir() / "server" / f"{int(port)}.token"
+
+
+def issue_token(port: int) -> str:
+    """A fresh secret for the server on ``port``, in a file only this user can read: the hook asks the
+    server to prove it holds it, so another process listening on the port is never trusted."""
+    token = secrets.token_hex(32)
+    path = _token_path(port)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token)
+    os.replace(tmp, path)
+    return token
+
+
+def read_token(port: int) -> str | None:
+    """The server token for ``port``, if its file exists, belongs to this user and no one else can read it."""
+    path = _token_path(port)
+    try:
+        st = path.stat()
+        if st.st_mode & 0o077 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return None
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return token if len(token) == 64 else None
+
+
+def proof(token: str, nonce: str, fingerprint: str) -> str:
+    """What the server answers to a /health?nonce=… challenge: an HMAC of the nonce and the catalog."""
+    return hmac.new(token.encode(), f"{nonce}|{fingerprint}".encode(), hashlib.sha256).hexdigest()
 
 
 def _error(status: int, message: str):
@@ -70,9 +114,10 @@ def _error(status: int, message: str):
 
 
 def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
-               allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS):
+               allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS, token: str | None = None):
     """The Starlette app serving the router built by ``build(dirs)``.
 
+    ``token``: the secret of ``issue_token``; with it, ``/health?nonce=N`` answers ``proof(token, N, catalog)``.
     ``allowed_hosts``: the `Host` names a request may carry (loopback by default, so a web page cannot
     reach the server through DNS rebinding); None accepts any, for a server bound beyond loopback.
     """
@@ -109,7 +154,7 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
             raise _HTTPError(422, f"the body needs a non-empty string field '{name}'")
         return data[name]
 
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=MAX_QUEUE)
 
     async def batcher() -> None:
         """Concurrent /route requests share one batched encode instead of queueing one by one."""
@@ -138,8 +183,14 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
     async def route(request: Request):
         prompt = text_field(await body(request), "prompt")
         fut = asyncio.get_running_loop().create_future()
-        await queue.put((prompt, fut))
-        d = await fut
+        try:
+            queue.put_nowait((prompt, fut))
+        except asyncio.QueueFull:
+            raise _HTTPError(429, f"{MAX_QUEUE} requests are waiting already; retry shortly") from None
+        try:
+            d = await asyncio.wait_for(asyncio.shield(fut), ROUTE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise _HTTPError(503, f"no decision within {ROUTE_TIMEOUT_S:.0f} s; the server is overloaded") from None
         return JSONResponse(d.to_dict())
 
     async def route_batch(request: Request):
@@ -149,7 +200,10 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
             raise _HTTPError(422, "the body needs 'prompts': a non-empty list of non-empty strings")
         if len(prompts) > MAX_BATCH:
             raise _HTTPError(413, f"at most {MAX_BATCH} prompts a batch; send several batches")
-        ds = await asyncio.to_thread(holder.router.route_many, prompts)
+        try:
+            ds = await asyncio.wait_for(asyncio.to_thread(holder.router.route_many, prompts), BATCH_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise _HTTPError(503, f"the batch took over {BATCH_TIMEOUT_S:.0f} s; send smaller batches") from None
         return JSONResponse({"decisions": [d.to_dict() for d in ds]})
 
     async def shortlist(request: Request):
@@ -169,17 +223,24 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
 
     async def health(request: Request):
         r = holder.router
-        return JSONResponse({"status": "ok", "skills": len(r.catalog), "catalog": r.catalog.fingerprint(),
-                             "fitted": r.head_ is not None,
-                             "encoder": getattr(r.encoder, "name", None), "reload_error": state["reload_error"]})
+        fingerprint = r.catalog.fingerprint()
+        out = {"status": "ok" if state["reload_error"] is None else "reload failed", "skills": len(r.catalog),
+               "catalog": fingerprint, "fitted": r.head_ is not None, "encoder": r._get_encoder().name,
+               "reload_error": state["reload_error"]}
+        nonce = request.query_params.get("nonce", "")
+        if token and nonce:
+            if len(nonce) > 128:
+                raise _HTTPError(422, "the nonce is over 128 characters")
+            out["proof"] = proof(token, nonce, fingerprint)
+        return JSONResponse(out)
 
     async def watch() -> None:
         while True:
             await asyncio.sleep(reload_interval)
             try:
-                await asyncio.to_thread(holder.maybe_reload)
-                state["reload_error"] = None
-            except SkillrouteError as exc:
+                if await asyncio.to_thread(holder.maybe_reload):
+                    state["reload_error"] = None  # only a reload that worked clears a failed one
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive any bad edit; /health reports it
                 state["reload_error"] = f"{type(exc).__name__}: {exc}"
 
     @contextlib.asynccontextmanager
