@@ -1,6 +1,7 @@
 """The description-reading fine-tune: a tiny real run (a few steps on a few skills), the delta's file, the
 merge (merged vectors equal the unmerged LoRA model's), and a fitted router that carries a delta."""
 
+import hashlib
 import json
 import shutil
 
@@ -100,7 +101,12 @@ def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):
     arrays.tensors[key] = arrays.tensors[key] + np.float16(0.01)
     arrays.save(out)
     shutil.rmtree(_merged_dir(resolve_model().sha256, r.adapter_.sha256))  # as if never merged on this machine
-    with pytest.raises(ModelError, match="does not match"):
+    with pytest.raises(ModelError, match="encoder-lora.safetensors: its sha256 is not the one meta.json records"):
+        Router(catalog, encoder).load_fitted(out)
+    meta = json.loads((out / "meta.json").read_text())  # a hand edit that also re-hashed the file
+    meta["files"][ADAPTER_FILE] = hashlib.sha256((out / ADAPTER_FILE).read_bytes()).hexdigest()
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="does not match"):  # the delta's own hash, recorded at fit time
         Router(catalog, encoder).load_fitted(out)
 
 

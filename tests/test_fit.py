@@ -98,13 +98,43 @@ def test_saving_swaps_the_whole_artifact_and_a_torn_one_is_a_model_error(catalog
     assert [p.name for p in tmp_path.iterdir()] == ["art"]  # no temporary or old folder left
     head = (art / "head.npz").read_bytes()
     (art / "head.npz").write_bytes(head[: len(head) // 10])  # as a write killed half-way used to leave it
-    with pytest.raises(ModelError, match="not a readable fitted-router artifact"):
+    with pytest.raises(ModelError, match=r"head.npz: its sha256 is not the one meta.json records"):
         Router(catalog, encoder).load_fitted(art)
     with pytest.warns(UserWarning, match="routing zero-shot"):  # "auto" falls back to the descriptions
         shutil.copytree(SKILLS, tmp_path / "cat", ignore=shutil.ignore_patterns(".skillroute"))
         shutil.copytree(art, tmp_path / "cat" / ".skillroute" / "fitted")
         r = Router.from_path(tmp_path / "cat", encoder=encoder)
     assert r.head_ is None
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda a: a.__setitem__("head.coef", a["head.coef"][:, :-1]), "the head model has shapes"),
+    (lambda a: a["head.coef"].__setitem__((0, 0), np.nan), "not finite"),
+    (lambda a: a.__setitem__("head.scale", np.zeros_like(a["head.scale"])), "zero scale"),
+])
+def test_an_inconsistent_head_is_a_model_error_naming_what(tmp_path, fitted_small, tamper, message):
+    """A head whose arrays disagree (re-hashed, as a hand edit would be) is refused, never applied."""
+    import hashlib
+
+    art = fitted_small.save_fitted(tmp_path / "art")
+    with np.load(art / "head.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    tamper(arrays)
+    np.savez_compressed(art / "head.npz", **arrays)
+    meta = json.loads((art / "meta.json").read_text())
+    meta["files"]["head.npz"] = hashlib.sha256((art / "head.npz").read_bytes()).hexdigest()
+    (art / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=message):
+        Router(fitted_small.catalog, fitted_small.encoder).load_fitted(art)
+
+
+def test_an_artifact_without_file_hashes_is_refused(tmp_path, fitted_small):
+    art = fitted_small.save_fitted(tmp_path / "art")
+    meta = json.loads((art / "meta.json").read_text())
+    del meta["files"]
+    (art / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="lists no file hashes"):
+        Router(fitted_small.catalog, fitted_small.encoder).load_fitted(art)
 
 
 def test_numpy_tfidf_equals_scikit_learn():

@@ -7,6 +7,8 @@ machine). Nothing in it is pickled.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -19,9 +21,10 @@ from ._delta import ADAPTER_FILE, LoraDelta, merged_model
 from ._encoder import Encoder
 from ._head import FittedHead
 
-__all__ = ["Fitted", "load_artifact", "save_artifact", "FITTED_SUBDIR"]
+__all__ = ["Fitted", "load_artifact", "save_artifact", "verify_files", "FITTED_SUBDIR"]
 
 FITTED_SUBDIR = ".skillroute/fitted"  # where a catalog directory ships its fitted router
+REFIT = "refit with `skillroute fit … --out FOLDER` (routing falls back to the description router meanwhile)"
 
 
 @dataclass
@@ -51,11 +54,39 @@ def merged_for(folder: Path, adapter: dict[str, Any], base: Encoder) -> Path:
     return merged_model(source, delta)
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_files(folder: Path) -> None:
+    """Every file meta.json lists has the sha256 it records: a torn, truncated or edited file is refused before
+    anything reads it (a tampered head.npz could otherwise ask numpy for gigabytes)."""
+    try:
+        files = json.loads((folder / "meta.json").read_text()).get("files")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{folder / 'meta.json'}: unreadable ({exc}); {REFIT}") from exc
+    if not isinstance(files, dict) or not files:
+        raise ModelError(f"{folder / 'meta.json'}: lists no file hashes (an artifact from an older skillroute, or "
+                         f"edited by hand); {REFIT}")
+    for name, digest in files.items():
+        path = folder / str(name)
+        if "/" in str(name) or not path.is_file():
+            raise ModelError(f"{path}: listed in meta.json but missing; {REFIT}")
+        if _sha256(path) != digest:
+            raise ModelError(f"{path}: its sha256 is not the one meta.json records: the file was changed or torn; "
+                             f"{REFIT}")
+
+
 def load_artifact(folder: str | os.PathLike[str], base: Encoder, model_sha: str,
                   descriptions: dict[str, str], reader_sha: str | None, tuned_encoder) -> Fitted:
     """Read and check an artifact against this model and catalog; ``tuned_encoder(folder)`` opens a merged
     model with the base encoder's backend."""
     folder = Path(folder)
+    verify_files(folder)
     head = FittedHead.load(folder)
     stale = head.check(model_sha, descriptions)
     adapter = head.meta.get("adapter")
@@ -81,6 +112,9 @@ def save_artifact(fitted: Fitted, folder: str | os.PathLike[str]) -> Path:
             fitted.adapter.save(tmp)
         elif fitted.head.meta.get("adapter") and fitted.source is not None:
             shutil.copyfile(fitted.source / ADAPTER_FILE, tmp / ADAPTER_FILE)
+        meta = json.loads((tmp / "meta.json").read_text())
+        meta["files"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name != "meta.json"}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         tmp.chmod(0o755)
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():

@@ -182,10 +182,48 @@ class FittedHead:
             vectorizer = _Vectorizer({t: i for i, t in enumerate(terms)}, arrays["vectorizer.idf"])
             lexical = lin("lex")
             lexical_additive = {n: lin(f"lexadd_{n}") for n in meta.get("fusion_additive", {})}
-        return cls(classes=list(meta["classes"]), head=lin("head"), temperature=float(meta["temperature"]),
-                   none_floor=float(meta["none_floor"]), additive=additive, meta=meta, vectorizer=vectorizer,
-                   lexical=lexical, lexical_additive=lexical_additive, fusion=float(meta.get("fusion", 0.0)),
-                   fusion_additive={k: float(v) for k, v in meta.get("fusion_additive", {}).items()})
+        try:
+            head = cls(classes=list(meta["classes"]), head=lin("head"), temperature=float(meta["temperature"]),
+                       none_floor=float(meta["none_floor"]), additive=additive, meta=meta, vectorizer=vectorizer,
+                       lexical=lexical, lexical_additive=lexical_additive, fusion=float(meta.get("fusion", 0.0)),
+                       fusion_additive={k: float(v) for k, v in meta.get("fusion_additive", {}).items()})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{folder}: meta.json or head.npz lacks {exc}; refit with `skillroute fit`") from exc
+        problem = head._problem()
+        if problem:
+            raise ModelError(f"{folder}: {problem}; refit with `skillroute fit`")
+        return head
+
+    def _problem(self) -> str | None:
+        """What is inconsistent in a loaded head (shapes, finite values, ranges), or None."""
+        n_features = len(self.head.mean)
+        linears = [("head", self.head, len(self.classes), n_features)]
+        linears += [(f"additive {n}", lin, 1, n_features) for n, (lin, _) in self.additive.items()]
+        if self.vectorizer is not None:
+            vocab = len(self.vectorizer.vocab)
+            if self.vectorizer.idf.shape != (vocab,):
+                return f"the TF-IDF weights have shape {self.vectorizer.idf.shape}, the vocabulary {vocab} terms"
+            linears += [("lexical", self.lexical, len(self.classes), vocab)]
+            linears += [(f"lexical {n}", lin, 1, vocab) for n, lin in self.lexical_additive.items()]
+        for name, lin, rows, cols in linears:
+            if lin is None:
+                return f"the {name} model is missing"
+            shapes = (lin.mean.shape, lin.scale.shape, lin.coef.shape, lin.intercept.shape)
+            if shapes != ((cols,), (cols,), (rows, cols), (rows,)):
+                return f"the {name} model has shapes {shapes}, expected {((cols,), (cols,), (rows, cols), (rows,))}"
+            if not all(np.isfinite(a).all() for a in (lin.mean, lin.scale, lin.coef, lin.intercept)):
+                return f"the {name} model holds values that are not finite"
+            if (lin.scale == 0).any():
+                return f"the {name} model divides by a zero scale"
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            return f"temperature {self.temperature} is not a positive number"
+        thresholds = [self.none_floor, self.fusion, *(t for _, t in self.additive.values()),
+                      *self.fusion_additive.values()]
+        if not all(np.isfinite(t) and 0 <= t <= 1 for t in thresholds):
+            return "a floor, threshold or fusion weight lies outside [0, 1]"
+        if len(set(self.classes)) != len(self.classes) or not self.classes:
+            return "its classes are empty or repeated"
+        return None
 
     def check(self, model_sha: str | None, descriptions: dict[str, str]) -> list[str]:
         """Skills whose description changed since the fit (they route by description); raises on another model."""
