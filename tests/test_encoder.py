@@ -162,3 +162,15 @@ def test_a_delta_that_does_not_fit_the_model_is_refused():
         merge_lora(base, {k.replace("query", "key"): v for k, v in good.items()}, 1.0)
     with pytest.raises(ModelError, match="do not fit"):
         merge_lora(base, {**good, next(iter(good)): np.ones((2, 5), np.float16)}, 1.0)
+
+
+def test_int8_export_is_quantised_from_the_plain_graph_and_stays_close(encoder, tmp_path):
+    from skillroute import load_encoder
+    from skillroute.core._encoder import _export_meta, export_onnx
+
+    int8 = load_encoder(backend="onnx", quantize=True)
+    texts = ["fix the failing login test", "why does useEffect run twice?", "plan the billing migration"]
+    a, b = encoder.encode(texts), int8.encode(texts)
+    assert (a * b).sum(1).min() > 0.98  # int8 weights per channel: close to fp32, not equal
+    path = export_onnx(resolve_model(), quantize=True)
+    assert _export_meta(path)["quantized"] is True and path.stat().st_size < 0.4 * export_onnx(resolve_model()).stat().st_size

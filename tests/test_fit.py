@@ -236,3 +236,35 @@ def test_fit_cli(tmp_path, small_train):
     r = CliRunner().invoke(main, ["eval", "--skills", str(SKILLS), "--data", str(EVAL), "--fitted", str(out),
                                   "--quiet", "--split", "test", "--zero-shot"])
     assert r.exit_code == 2  # the two exclude each other
+
+
+def test_killing_fit_at_any_point_leaves_a_loadable_artifact(tmp_path, small_train, fitted_small):
+    """`fit --out` over an existing artifact, killed (SIGKILL) at several points: the folder always holds a
+    whole artifact, old or new, and the next save clears what the killed ones left."""
+    import os
+    import random
+    import signal
+    import time
+
+    data = tmp_path / "train.jsonl"
+    few = [e for i, e in enumerate(small_train) if i % 10 < 4]  # 4 a class: the fit takes a few seconds
+    data.write_text("".join(json.dumps({"prompt": e.prompt, "skill": e.skill, "also": list(e.also)}) + "\n"
+                            for e in few))
+    out = fitted_small.save_fitted(tmp_path / "art")
+    cmd = [sys.executable, "-m", "skillroute.cli", "fit", "--skills", str(SKILLS), "--data", str(data), "--out",
+           str(out), "--no-finetune", "--split", "all"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    whole = time.perf_counter() - t0
+    rng = random.Random(0)
+    for delay in sorted(rng.uniform(0.3, 1.05) * whole for _ in range(3)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        loaded = Router(fitted_small.catalog, fitted_small.encoder).load_fitted(out)  # never torn
+        assert loaded.head_ is not None
+    for leftover in tmp_path.glob(".art.*.tmp"):
+        os.utime(leftover, (0, 0))  # as if left long ago
+    fitted_small.save_fitted(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art", "train.jsonl"]

@@ -99,11 +99,25 @@ def load_artifact(folder: str | os.PathLike[str], base: Encoder, model_sha: str,
     return Fitted(head, None, encoder, stale, folder)
 
 
+def _remove_stale(out: Path, age_s: float = 600.0) -> None:
+    """Temporary folders a killed save left beside ``out`` (older than ``age_s``, so a save running in another
+    process keeps its own)."""
+    import time
+
+    for leftover in out.parent.glob(f".{out.name}.*.tmp"):
+        try:
+            if time.time() - leftover.stat().st_mtime > age_s:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def save_artifact(fitted: Fitted, folder: str | os.PathLike[str]) -> Path:
     """Write the artifact whole into a temporary folder beside ``folder`` and swap it in, so a write that is
     killed leaves the old artifact (or none), never half of one."""
     out = Path(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     old = out.with_name(f".{out.name}.old")
     try:

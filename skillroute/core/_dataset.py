@@ -56,14 +56,19 @@ def load_examples(path: str | Path, *, exclusive: Iterable[str] | None = None, a
     ex_names = set(exclusive) | {NONE} if exclusive is not None else None
     add_names = set(additive) if additive is not None else None
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise DataError(f"cannot read labelled prompts: {exc}", path) from exc
     out: list[Example] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    # split on newlines only: a JSON string may hold U+2028 or other characters str.splitlines() breaks on
+    for n, chunk in enumerate(raw.split(b"\n"), start=1):
         try:
+            try:
+                line = chunk.decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path, n) from None
+            if not line.strip():
+                continue
             ex = _parse_line(line, path, n, ex_names, add_names)
         except DataError as err:
             if not lenient:
