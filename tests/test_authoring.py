@@ -39,7 +39,7 @@ def test_explain_cli():
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["mode"] == "fitted"
     r = CliRunner().invoke(main, ["explain", "--skills", str(SKILLS), "--zero-shot", "why does useEffect run twice?"])
-    assert "zero-shot scores" in r.output and "leads by" in r.output
+    assert "description scores on the base encoder" in r.output and "leads by" in r.output
 
 
 def test_lint_shipped_catalog_has_no_errors(encoder):
@@ -94,3 +94,26 @@ def test_compare_a_catalog_with_its_git_revision_and_an_edit(tmp_path, monkeypat
     changed = diff["fixed"] + diff["broken"] + diff["changed_wrong_to_wrong"]
     assert changed and all(c["a"] != c["b"] for c in changed)
     assert any(v["delta"] != 0 for v in diff["per_skill"].values())
+
+
+def test_listing_budget_is_the_hosts_with_its_source(tmp_path):
+    from skillroute.authoring._lint import host_budget
+
+    home, project = tmp_path / "home", tmp_path / "project"
+    assert host_budget(project, environ={}, home=home) == (8000, "Claude Code's default, 1% of a 200,000-token "
+                                                          "context (skillListingBudgetFraction)")
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text('{"skillListingBudgetFraction": 0.02}')
+    assert host_budget(project, environ={}, home=home)[0] == 16000
+    (project / ".claude").mkdir(parents=True)
+    (project / ".claude" / "settings.json").write_text('{"skillListingBudgetFraction": 0.015}')  # project wins
+    budget, source = host_budget(project, context_tokens=1_000_000, environ={}, home=home)
+    assert budget == 60000 and str(project / ".claude" / "settings.json") in source
+    assert host_budget(project, environ={"SLASH_COMMAND_TOOL_CHAR_BUDGET": "12345"}, home=home) == (
+        12345, "$SLASH_COMMAND_TOOL_CHAR_BUDGET")
+
+
+def test_the_shipped_catalog_passes_its_own_strict_lint():
+    """With the budget this project sets for Claude Code (.claude/settings.json), nothing is cut."""
+    r = CliRunner().invoke(main, ["lint", "--skills", str(SKILLS), "--strict"])
+    assert r.exit_code == 0, r.output

@@ -45,7 +45,7 @@ def explain(router, text: str) -> dict[str, Any]:
     ex = [r for r in skills if r["kind"] == "exclusive" and not r["disabled"]]
     margin = ex[0]["score"] - ex[1]["score"] if len(ex) > 1 else None
     return {"prompt": text, "views": vs, "decision": decision.to_dict(), "mode": "fitted" if router.head_ else
-            "zero-shot", "thresholds": {"floor": router.floor, "margin": router.margin,
+            "zero-shot", "router": router.describe(), "encoder": router._get_encoder().name, "thresholds": {"floor": router.floor, "margin": router.margin,
                                         "additive_threshold": router.additive_threshold,
                                         "rule_margin": router.rule_margin},
             "zero_shot_winner": ex[0]["skill"] if ex else None, "zero_shot_margin": margin, "skills": skills}

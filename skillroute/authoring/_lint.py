@@ -12,10 +12,41 @@ import numpy as np
 
 from ..core._catalog import MAX_DESCRIPTION, Catalog, load_catalog
 
-__all__ = ["Finding", "lint", "DEFAULT_LISTING_BUDGET", "PER_DESCRIPTION_LIMIT"]
+__all__ = ["Finding", "lint", "host_budget", "DEFAULT_LISTING_BUDGET", "PER_DESCRIPTION_LIMIT"]
 
-PER_DESCRIPTION_LIMIT = 1536  # Claude Code shows each description up to about this many characters
-DEFAULT_LISTING_BUDGET = 8000  # about 1% of a 200k-token context window, at 4 characters a token
+PER_DESCRIPTION_LIMIT = 1536  # Claude Code's skillListingMaxDescChars default: a longer description is cut
+DEFAULT_LISTING_BUDGET = 8000  # Claude Code's fallback; its default is 1% of the context window
+DEFAULT_CONTEXT_TOKENS = 200_000
+CHARS_PER_TOKEN = 4  # the usual rough rate for English text
+
+
+def host_budget(project: str | Path | None = None, context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+                environ: dict[str, str] | None = None, home: str | Path | None = None) -> tuple[int, str]:
+    """The characters Claude Code gives the whole skill listing, and where that figure comes from.
+
+    ``SLASH_COMMAND_TOOL_CHAR_BUDGET`` when set; else ``skillListingBudgetFraction`` (default 0.01) of the
+    context window, read from the project's ``.claude/settings.local.json``, ``.claude/settings.json`` and
+    then the user's ``~/.claude/settings.json``, as Claude Code gives them precedence.
+    """
+    import json
+    import os
+
+    env = os.environ if environ is None else environ
+    raw = env.get("SLASH_COMMAND_TOOL_CHAR_BUDGET", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw), "$SLASH_COMMAND_TOOL_CHAR_BUDGET"
+    root = Path(project) if project is not None else Path.cwd()
+    user = (Path(home) if home is not None else Path.home()) / ".claude" / "settings.json"
+    for path in (root / ".claude" / "settings.local.json", root / ".claude" / "settings.json", user):
+        try:
+            value = json.loads(path.read_text()).get("skillListingBudgetFraction")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1:
+            return (round(value * context_tokens * CHARS_PER_TOKEN),
+                    f"skillListingBudgetFraction {value} in {path}, of a {context_tokens:,}-token context")
+    return (round(0.01 * context_tokens * CHARS_PER_TOKEN),
+            f"Claude Code's default, 1% of a {context_tokens:,}-token context (skillListingBudgetFraction)")
 
 
 @dataclass(frozen=True)
@@ -38,7 +69,8 @@ _PLACEHOLDER = re.compile(r"\b(?:replace (?:this )?with|todo|tbd|lorem ipsum|des
 
 
 def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: float = 0.92,
-         budget: int = DEFAULT_LISTING_BUDGET, conventions: bool = False) -> tuple[list[Finding], Catalog]:
+         budget: int = DEFAULT_LISTING_BUDGET, conventions: bool = False,
+         budget_source: str = "--budget") -> tuple[list[Finding], Catalog]:
     """Format rules (Agent Skills) and routing findings for the catalog in ``dirs``.
 
     ``conventions`` adds the notes on this project's do/don't convention (a skill with no "Do NOT … (→ x)"
@@ -85,7 +117,7 @@ def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: flo
                                "name the neighbouring requests this skill must leave to another skill", "no-rules"))
     if encoder is not None and len(catalog):
         out += _overlaps(catalog, encoder, overlap, duplicate)
-    out += _budget(catalog, budget)
+    out += _budget(catalog, budget, budget_source)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda f: (order[f.severity], f.path, f.code)), catalog
 
@@ -133,7 +165,7 @@ def _overlaps(catalog: Catalog, encoder, overlap: float, duplicate: float) -> li
     return out
 
 
-def _budget(catalog: Catalog, budget: int) -> list[Finding]:
+def _budget(catalog: Catalog, budget: int, source: str = "--budget") -> list[Finding]:
     out = []
     total = 0
     cut = []
@@ -148,7 +180,9 @@ def _budget(catalog: Catalog, budget: int) -> list[Finding]:
     if cut:
         first = catalog[cut[0]]
         out.append(Finding("warning", str(Path(first.path).parent.parent),
-                           f"the listing is {total} characters, over the {budget}-character budget; without usage "
-                           f"data, these would be cut to bare names (from the end of the listing): {', '.join(cut)}",
-                           "shorten descriptions or raise --budget to your host's context size", "budget"))
+                           f"the listing is {total} characters, over the {budget}-character budget ({source}); "
+                           f"the host keeps the descriptions of the skills used most and cuts the rest to bare "
+                           f"names; without usage data, from the end of the listing: {', '.join(cut)}",
+                           "shorten descriptions, or raise skillListingBudgetFraction in .claude/settings.json "
+                           f"(this listing needs {total / budget * 0.01:.3f} of a context like this one)", "budget"))
     return out

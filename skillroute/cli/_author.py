@@ -14,20 +14,27 @@ from ._render import _print_tune
 @main.command()
 @skills_option
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too (default: on errors only).")
-@click.option("--budget", type=click.IntRange(100), default=8000, show_default=True,
-              help="Characters the host gives the whole skill listing (~1%% of the context window).")
+@click.option("--budget", type=click.IntRange(100), default=None,
+              help="Characters the host gives the whole skill listing (default: Claude Code's, from "
+                   "$SLASH_COMMAND_TOOL_CHAR_BUDGET or skillListingBudgetFraction in .claude/settings.json).")
+@click.option("--context-tokens", type=click.IntRange(1000), default=200_000, show_default=True,
+              help="The host's context window, for a budget given as a fraction of it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--conventions", is_flag=True, help="Also note skills without a 'Do NOT use for … (→ other)' rule "
               "(skillroute's convention, not the format's).")
 @click.option("--verbose", is_flag=True, help="Print every finding (default: at most 5 of each kind, then a count).")
 @backend_option
-def lint(skill_dirs, strict, budget, as_json, conventions, verbose, model, backend) -> None:
+def lint(skill_dirs, strict, budget, context_tokens, as_json, conventions, verbose, model, backend) -> None:
     """Check descriptions: Agent Skills format, hosts' characters and budget, overlapping triggers, redirects."""
+    from ..authoring._lint import host_budget
     from ..authoring._lint import lint as lint_fn
     from ..core._encoder import load_encoder
 
+    source = "--budget"
+    if budget is None:
+        budget, source = host_budget(context_tokens=context_tokens)
     findings, _ = lint_fn(catalog_dirs(skill_dirs), load_encoder(model, backend), budget=budget,
-                          conventions=conventions)
+                          conventions=conventions, budget_source=source)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=1))
     else:

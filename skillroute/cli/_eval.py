@@ -46,8 +46,7 @@ def eval_cmd(skill_dirs, model, backend, data, split, json_path, errors_path, re
 
     router = make_router(skill_dirs, model, backend, rules=not no_rules, fitted=_fitted_arg(fitted_dir, zero_shot))
     cat = router.catalog
-    mode = "zero-shot" if router.head_ is None else (
-        "fitted, fine-tuned encoder" if router.head_.meta.get("adapter") else "fitted")
+    mode = router.describe()
     failed = []
     for n, path in enumerate(data):
         skipped: list = []

@@ -137,11 +137,12 @@ def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) ->
 
     con = Console(width=140)
     d = ex["decision"]
-    con.print(f"decision ({ex['mode']}): [bold]{d['skill'] or '(none)'}[/bold]  also: {', '.join(d['also']) or '-'}  "
+    con.print(f"decision of the {ex['router']}: [bold]{d['skill'] or '(none)'}[/bold]  also: {', '.join(d['also']) or '-'}  "
               f"confidence {d['confidence']:.2f}")
     for r in d["reasons"]:
         con.print(f"  - {r}", highlight=False)
-    t = Table(title=f"zero-shot scores (floor {ex['thresholds']['floor']}, additive threshold "
+    on = "its fine-tuned encoder" if "fine-tuned" in ex["router"] else "the " + ex["router"].split(", ")[1]
+    t = Table(title=f"description scores on {on} (floor {ex['thresholds']['floor']}, additive threshold "
                     f"{ex['thresholds']['additive_threshold']}, rule margin {ex['thresholds']['rule_margin']})")
     for c in ("skill", "score", "triggers", "lexical", "best trigger facet", "rule that fired", "fitted p"):
         t.add_column(c, overflow="fold")
@@ -156,5 +157,6 @@ def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) ->
                   "" if r["fitted_probability"] is None else f"{r['fitted_probability']:.2f}")
     con.print(t)
     if ex["zero_shot_margin"] is not None:
-        con.print(f"zero-shot winner {ex['zero_shot_winner']} leads by {ex['zero_shot_margin']:.3f} "
-                  f"(margin needed {ex['thresholds']['margin']})")
+        con.print(f"by the descriptions alone, on {on}: {ex['zero_shot_winner']} leads by "
+                  f"{ex['zero_shot_margin']:.3f} (margin needed {ex['thresholds']['margin']})"
+                  + ("; `--zero-shot` shows the description router on the base encoder" if "fine-tuned" in on else ""))

@@ -200,7 +200,7 @@ def fitted(idx: Index, sc: Scored, zero: Decision, head, x: np.ndarray, x_plain:
                    if len(order) > 1 else f"{skill}: fitted head {confidence:.2f}"]
         k = idx.names.index(skill)
         reasons.append(f"{skill}: its best trigger \"{_clip(idx.facet_text[sc.best_facet[i, k]])}\", "
-                       f"zero-shot score {sc.scores[i, k]:.2f}")
+                       f"description score {sc.scores[i, k]:.2f}")
     reasons.extend(r for r in zero.reasons if r.startswith("rule of"))
     also = []
     for k in idx.additive:

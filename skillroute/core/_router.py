@@ -103,6 +103,14 @@ class Router:
         self._indexes.clear()
         return self
 
+    def describe(self) -> str:
+        """What routes, in the words the CLI and the README use: the *description router* (the descriptions
+        alone) or the *fitted router* (a head learned from labelled prompts), and the encoder it reads with."""
+        if self.fitted_ is not None:
+            return "fitted router, " + ("fine-tuned encoder" if self.fitted_.encoder is not None else
+                                        "general reader" if self.reader is not None else "base encoder")
+        return "description router, " + ("general reader" if self.reader is not None else "base encoder")
+
     @property
     def head_(self) -> Any:
         """The fitted head (``FittedHead``), or None for a router that routes zero-shot."""
