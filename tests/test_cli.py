@@ -85,3 +85,9 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path, monkeypatch):
         {"hooks": [{"type": "command", "command": "skillroute hook", "timeout": 10}]}]}}))
     r = CliRunner().invoke(main, ["doctor"])
     assert "PROBLEM hook settings" not in r.output and "ok      hook settings" in r.output
+
+
+def test_help_lists_every_command_with_a_whole_summary():
+    r = CliRunner().invoke(main, ["--help"], terminal_width=80)
+    listing = r.output.split("Commands:")[1]
+    assert "..." not in listing and len(listing.strip().splitlines()) == len(main.commands)

@@ -11,7 +11,7 @@ from ._app import backend_option, catalog_dirs, main, make_router, skills_option
 from ._render import _print_tune
 
 
-@main.command()
+@main.command(short_help="Check descriptions: format, budget, overlaps.")
 @skills_option
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too (default: on errors only).")
 @click.option("--budget", type=click.IntRange(100), default=None,
@@ -53,7 +53,7 @@ def lint(skill_dirs, strict, budget, context_tokens, as_json, conventions, verbo
         sys.exit(1)
 
 
-@main.command("tune")
+@main.command("tune", short_help="Propose a better description for one skill.")
 @click.argument("skill")
 @skills_option
 @strict_option

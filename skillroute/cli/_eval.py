@@ -12,7 +12,7 @@ from ._app import _fitted_arg, backend_option, fitted_option, main, make_router,
 from ._render import _print_summary
 
 
-@main.command("eval")
+@main.command("eval", short_help="Measure routing on labelled prompts.")
 @skills_option
 @strict_option
 @backend_option
@@ -84,7 +84,7 @@ def _suffixed(path: str, suffix: str) -> str:
     return str(p.with_name(p.stem + suffix + p.suffix)) if suffix else path
 
 
-@main.command()
+@main.command(short_help="Compare two catalogs on labelled prompts.")
 @click.argument("catalog_a")
 @click.argument("catalog_b")
 @click.option("--data", type=click.Path(dir_okay=False), default="eval/prompts.jsonl", show_default=True)

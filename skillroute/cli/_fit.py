@@ -7,7 +7,7 @@ import click
 from ._app import backend_option, main, make_router, skills_option, strict_option
 
 
-@main.command("fit")
+@main.command("fit", short_help="Fit the router on labelled prompts.")
 @skills_option
 @strict_option
 @backend_option

@@ -24,7 +24,7 @@ from ._app import (
 )
 
 
-@main.command()
+@main.command(short_help="Serve routing over HTTP, model kept warm.")
 @skills_option
 @strict_option
 @backend_option
@@ -53,7 +53,7 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-@main.command()
+@main.command(short_help="Claude Code UserPromptSubmit hook.")
 @click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Skill directory, repeatable; default: as `route` finds it from the prompt's working folder "
                    "($SKILLROUTE_SKILLS, else ./skills, ~/.claude/skills, ./.claude/skills).")
@@ -85,7 +85,7 @@ def hook(skill_dirs, threshold, server, log_path, deadline) -> None:
         os._exit(0)
 
 
-@main.command()
+@main.command(short_help="Check the setup; each problem with its fix.")
 @click.option("--skills", "skill_dirs", multiple=True, type=click.Path(file_okay=False),
               help="A skill directory (default: found as `route` finds it).")
 def doctor(skill_dirs: tuple[str, ...]) -> None:
@@ -103,7 +103,7 @@ def doctor(skill_dirs: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Extract the prompts you typed from agent logs.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--since", type=click.DateTime(), default=None, help="Only prompts typed on or after this date.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,

@@ -21,7 +21,7 @@ from ._app import (
 from ._render import _BadLine, _read_batch, format_decision
 
 
-@main.command()
+@main.command(short_help="Route a request (or each line of stdin).")
 @click.argument("text", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (one line per prompt in batch mode).")
 @skills_option
@@ -57,7 +57,7 @@ def route(text: str | None, as_json: bool, skill_dirs: tuple[str, ...], model: s
             click.echo(format_decision(d) + "\n")
 
 
-@main.command("skills")
+@main.command("skills", short_help="List the catalog and where each skill came from.")
 @skills_option
 @strict_option
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
@@ -91,7 +91,7 @@ def skills_cmd(skill_dirs: tuple[str, ...], as_json: bool, verbose: bool) -> Non
         click.echo(f"warning: {catalog.problems()}", err=True)
 
 
-@main.command()
+@main.command(short_help="Build the encoder and embed the catalog now.")
 @skills_option
 @strict_option
 @backend_option
@@ -114,7 +114,7 @@ def warm(skill_dirs: tuple[str, ...], model: str | None, backend: str | None, qu
         click.echo("note: --quantize applies to the onnx backend only", err=True)
 
 
-@main.command()
+@main.command(short_help="Explain one decision skill by skill.")
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @skills_option
