@@ -193,3 +193,42 @@ def test_harvest_walks_folders_and_the_cli_writes_jsonl(tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["skill"] for r in rows] == ["review", "diagnose"] and rows[0]["source"].endswith("abc.jsonl")
     assert "2 prompts (2 with the skill" in res.output
+
+
+def test_agree_compares_the_router_with_the_skills_the_host_invoked(tmp_path):
+    """A transcript written for the test: five prompts whose skill the agent invoked (one not in the catalog),
+    one the user named with /skill (not a host label), one with no skill."""
+    from skillroute import Router
+
+    from .conftest import SKILLS
+
+    turns = [("the login test fails: test_auth.py expects 401 but gets 500 since the session refactor, fix it",
+              "fix"), ("review my diff on the payments branch before I merge it", "review"),
+             ("why does the nightly export hang since tuesday? nothing changed in the job", "diagnose"),
+             ("what does the retry decorator in utils/net.py do?", "fix"),  # the host's pick, right or not
+             ("turn this spreadsheet into a pdf report", "pdf")]
+    events = []
+    for i, (prompt, skill) in enumerate(turns):
+        events.append({"type": "user", "sessionId": f"s-{i}", "timestamp": f"2025-06-0{i + 1}T10:00:00Z",
+                       "message": {"role": "user", "content": prompt}})
+        events.append({"type": "assistant", "sessionId": f"s-{i}", "message": {"role": "assistant", "content": [
+            {"type": "tool_use", "name": "Skill", "input": {"skill": skill}}]}})
+    events.append({"type": "user", "sessionId": "s-9", "timestamp": "2025-06-09T10:00:00Z",
+                   "message": {"role": "user", "content": "/review the docs folder"}})
+    events.append({"type": "user", "sessionId": "s-9", "timestamp": "2025-06-09T10:01:00Z",
+                   "message": {"role": "user", "content": "thanks, that worked"}})
+    claude = tmp_path / ".claude" / "projects" / "p"
+    claude.mkdir(parents=True)
+    (claude / "t.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    harvested = tmp_path / "h.jsonl"
+    assert CliRunner().invoke(main, ["harvest", str(claude), "--out", str(harvested)]).exit_code == 0
+    res = CliRunner().invoke(main, ["agree", "--data", str(harvested), "--skills", str(SKILLS), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["n"] == 4 and report["not_in_catalog"] == {"pdf": 1}
+    decisions = Router.from_path(SKILLS).route_many([p for p, _ in turns[:4]])
+    agreed = [d.skill == s for d, (_, s) in zip(decisions, turns[:4])]
+    assert report["agreed"] == sum(agreed) and len(report["disagreements"]) == 4 - sum(agreed)
+    assert report["per_skill"]["fix"]["n"] == 2 and abs(report["rate"] - sum(agreed) / 4) < 1e-9
+    text = CliRunner().invoke(main, ["agree", "--data", str(harvested), "--skills", str(SKILLS)])
+    assert text.exit_code == 0 and "agreement" in text.output and "pdf (1)" in text.output

@@ -10,6 +10,7 @@ _LOCATIONS = {
     "checkout_catalog": "._explain",
     "Finding": "._lint",
     "lint": "._lint",
+    "host_budget": "._lint",
     "DEFAULT_LISTING_BUDGET": "._lint",
     "PER_DESCRIPTION_LIMIT": "._lint",
     "tune_skill": "._tune",

@@ -129,3 +129,31 @@ def harvest(paths: tuple[str, ...], since, out_path: str | None) -> None:
         if out_path:
             out.close()
     click.echo(f"{n} prompts ({labelled} with the skill the host used or the user named)", err=True)
+
+
+@main.command(short_help="How often the router picks what the host picked.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True), required=True,
+              help="A history harvested by `skillroute harvest` (its lines with label_source 'host' count).")
+@skills_option
+@strict_option
+@backend_option
+@fitted_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
+              help="Also report agreement on the decisions at or above this confidence (what the hook says).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def agree(data_path, skill_dirs, model, backend, fitted_dir, zero_shot, threshold, as_json) -> None:
+    """Route the prompts of a harvested history for which the host's LLM invoked a skill, and report how
+    often the router picks the same one: overall, per skill, the confusions and every disagreement."""
+    from ..harness._agree import agreement, read_host_labels
+    from ._render import print_agreement
+
+    rows = read_host_labels(data_path)
+    if not rows:
+        raise click.UsageError(f"{data_path}: no prompt carries a host label (label_source 'host'): the history "
+                               "shows no skill the agent invoked")
+    router = make_router(skill_dirs, model, backend, fitted=_fitted_arg(fitted_dir, zero_shot))
+    report = agreement(router, rows, threshold=threshold)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print_agreement(report, router.describe())

@@ -149,3 +149,33 @@ def _print_summary(r: dict, quiet: bool) -> None:
     con.print(tags)
     con.print("most confused (expected → predicted): " + ", ".join(
         f"{m['true']}→{m['predicted']} {m['count']}" for m in r["most_confused"][:8]))
+
+
+def print_agreement(report, router_name: str) -> None:
+    """`skillroute agree`'s report: the overall rate, per skill, the confusions and the disagreements."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(width=140)
+    con.print(f"[bold]{router_name}[/bold] vs the host on {report.n} prompts where the host invoked a skill of this "
+              f"catalog: agreement {report.rate:.3f} ({report.agreed}/{report.n}); at confidence ≥ "
+              f"{report.threshold:.2f} (what the hook says): {report.rate_confident:.3f} "
+              f"({report.agreed_confident}/{report.n_confident})")
+    if report.not_in_catalog:
+        con.print("host skills this catalog lacks (not compared): " +
+                  ", ".join(f"{s} ({n})" for s, n in report.not_in_catalog.items()), highlight=False)
+    t = Table(title="per skill the host invoked")
+    for c in ("skill", "prompts", "agreed", "rate"):
+        t.add_column(c)
+    for s, v in report.per_skill.items():
+        t.add_row(s, str(v["n"]), str(v["agreed"]), f"{v['rate']:.3f}")
+    con.print(t)
+    if report.confusions:
+        con.print("confusions (host → router): " + ", ".join(f"{h} → {p} {c}" for h, p, c in report.confusions[:10]),
+                  highlight=False)
+    for d in report.disagreements[:20]:
+        prompt = " ".join(d["prompt"].split())
+        con.print(f"  line {d['line']}: host {d['host']}, router {d['router'] or 'none'} ({d['confidence']:.2f}): "
+                  f"{prompt[:100]}", highlight=False)
+    if len(report.disagreements) > 20:
+        con.print(f"  … and {len(report.disagreements) - 20} more (--json lists them all)")

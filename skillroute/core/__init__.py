@@ -8,6 +8,7 @@ _LOCATIONS = {
     "Fitted": "._artifact",
     "load_artifact": "._artifact",
     "save_artifact": "._artifact",
+    "verify_files": "._artifact",
     "FITTED_SUBDIR": "._artifact",
     "build_bert_onnx": "._bert_onnx",
     "merge_lora": "._bert_onnx",

@@ -5,6 +5,9 @@
 from .._lazy import attach
 
 _LOCATIONS = {
+    "Agreement": "._agree",
+    "agreement": "._agree",
+    "read_host_labels": "._agree",
     "Check": "._doctor",
     "run_checks": "._doctor",
     "Turn": "._harvest",
@@ -22,6 +25,9 @@ _LOCATIONS = {
     "create_app": "._server",
     "MAX_BODY_BYTES": "._server",
     "DEFAULT_PORT": "._server",
+    "issue_token": "._server",
+    "read_token": "._server",
+    "proof": "._server",
 }
 __all__ = sorted(_LOCATIONS)
 __getattr__, __dir__ = attach(__name__, _LOCATIONS)
