@@ -157,3 +157,26 @@ def agree(data_path, skill_dirs, model, backend, fitted_dir, zero_shot, threshol
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
         print_agreement(report, router.describe())
+
+
+@main.command(short_help="Label harvested prompts, least certain first.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True), required=True,
+              help="Prompts to label (JSONL, e.g. from `skillroute harvest`); lines that have a skill are left out.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="Where labels go (JSONL, appended at each key press; run again to resume).")
+@skills_option
+@strict_option
+@backend_option
+@fitted_option
+def label(data_path, out_path, skill_dirs, model, backend, fitted_dir, zero_shot) -> None:
+    """A keyboard queue: each prompt with the router's top three and its reasons; one key per skill (0 is
+    none), s skips, u undoes, q quits. The prompts the router is least sure of come first."""
+    from ..harness._label import queue, read_unlabelled
+    from ._render import show_label_item
+
+    rows = read_unlabelled(data_path)
+    if not rows:
+        raise click.UsageError(f"{data_path}: every prompt has a skill already; nothing to label")
+    router = make_router(skill_dirs, model, backend, fitted=_fitted_arg(fitted_dir, zero_shot))
+    counts = queue(router, rows, out_path, click.getchar, show_label_item)
+    click.echo(f"{counts['labelled']} labelled, {counts['skipped']} skipped; labels in {out_path}")

@@ -179,3 +179,19 @@ def print_agreement(report, router_name: str) -> None:
                   f"{prompt[:100]}", highlight=False)
     if len(report.disagreements) > 20:
         con.print(f"  … and {len(report.disagreements) - 20} more (--json lists them all)")
+
+
+def show_label_item(row: dict, decision, keys: dict[str, str], position: int, total: int) -> None:
+    """One prompt of the label queue: the text, the router's top three and reasons, and the keys."""
+    import click
+
+    click.clear()
+    text = row["prompt"] if len(row["prompt"]) <= 1200 else row["prompt"][:1200] + " …"
+    click.echo(f"[{position}/{total}] router's confidence {decision.confidence:.2f}\n")
+    click.echo(text + "\n")
+    top = ", ".join(f"{n} {s:.2f}" for n, s in decision.ranked[:3])
+    click.echo(f"router: {decision.skill or 'none'}  (top 3: {top})")
+    for reason in decision.reasons[:3]:
+        click.echo(f"  - {reason[:150]}")
+    legend = "  ".join(f"{k}={v}" for k, v in keys.items())
+    click.echo(f"\n{legend}\ns=skip  u=undo  q=quit")
