@@ -39,7 +39,8 @@ def hook_output(decision: dict[str, Any], threshold: float) -> dict[str, Any] | 
 
 def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any] | None, str]:
     """The server's decision, or None (and why) when none answers, it cannot prove it is the user's own
-    `skillroute serve` (the token in the cache folder), or it serves another catalog."""
+    `skillroute serve` (the token in the cache folder), or it serves another catalog; one round trip: the
+    request carries a fresh nonce and the catalog's fingerprint, the answer the proof."""
     import hmac
     import secrets
     import urllib.error
@@ -55,18 +56,20 @@ def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any]
         if token is None:
             return None, f"no server token for port {port} in the cache folder: the server at {base} is not trusted"
         nonce = secrets.token_hex(16)
-        with urllib.request.urlopen(f"{base}/health?nonce={nonce}", timeout=SERVER_TIMEOUT_S) as resp:
-            health = json.loads(resp.read())
-        if not isinstance(health, dict) or not isinstance(health.get("proof"), str) or not hmac.compare_digest(
-                health["proof"], proof(token, nonce, fingerprint)):
-            if isinstance(health, dict) and health.get("catalog") != fingerprint:
+        body = json.dumps({"prompt": prompt, "nonce": nonce, "catalog": fingerprint}).encode()
+        req = urllib.request.Request(base + "/route", data=body, headers={"Content-Type": "application/json"},
+                                     method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=SERVER_TIMEOUT_S) as resp:
+                decision = json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            if err.code == 409:
                 return None, f"the server at {base} serves another catalog"
+            raise
+        if not isinstance(decision, dict) or not isinstance(decision.get("proof"), str) or not hmac.compare_digest(
+                decision["proof"], proof(token, nonce, fingerprint)):
             return None, f"the server at {base} did not prove it holds this user's token: not trusted"
-        req = urllib.request.Request(base + "/route", data=json.dumps({"prompt": prompt}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req, timeout=SERVER_TIMEOUT_S) as resp:
-            decision = json.loads(resp.read())
-        return (decision, "") if isinstance(decision, dict) else (None, "the server's answer is not a decision")
+        return decision, ""
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
         return None, ""  # no server: route in-process
 

@@ -180,8 +180,23 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
                         if not fut.done():
                             fut.set_exception(exc)
 
+    def challenge(data: Any) -> dict[str, str]:
+        """The hook's check in the same request: the catalog it expects (409 when it differs) and a nonce the
+        answer proves it holds the user's token with."""
+        fingerprint = holder.router.catalog.fingerprint()
+        expected, nonce = data.get("catalog"), data.get("nonce")
+        if expected is not None and expected != fingerprint:
+            raise _HTTPError(409, "this server serves another catalog", catalog=fingerprint)
+        if not token or not isinstance(nonce, str) or not nonce:
+            return {}
+        if len(nonce) > 128:
+            raise _HTTPError(422, "the nonce is over 128 characters")
+        return {"catalog": fingerprint, "proof": proof(token, nonce, fingerprint)}
+
     async def route(request: Request):
-        prompt = text_field(await body(request), "prompt")
+        data = await body(request)
+        prompt = text_field(data, "prompt")
+        extra = challenge(data)
         fut = asyncio.get_running_loop().create_future()
         try:
             queue.put_nowait((prompt, fut))
@@ -191,7 +206,7 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
             d = await asyncio.wait_for(asyncio.shield(fut), ROUTE_TIMEOUT_S)
         except asyncio.TimeoutError:
             raise _HTTPError(503, f"no decision within {ROUTE_TIMEOUT_S:.0f} s; the server is overloaded") from None
-        return JSONResponse(d.to_dict())
+        return JSONResponse({**d.to_dict(), **extra})
 
     async def route_batch(request: Request):
         data = await body(request)
@@ -253,7 +268,7 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
             task.cancel()
 
     async def http_error(request, exc: _HTTPError):
-        return _error(exc.status, exc.message)
+        return JSONResponse({"error": exc.message, **exc.fields}, status_code=exc.status)
 
     async def server_error(request, exc: Exception):
         return _error(500, f"{type(exc).__name__}: {exc}")
@@ -276,10 +291,11 @@ def create_app(dirs: Sequence[str], build, reload_interval: float = 1.0,
 
 
 class _HTTPError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, **fields: Any):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.fields = fields
 
 
 def server_url() -> str:
