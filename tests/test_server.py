@@ -1,5 +1,6 @@
 """The HTTP server from a thread (a real uvicorn on loopback) and the Claude Code hook end to end."""
 
+import contextlib
 import json
 import shutil
 import socket
@@ -26,15 +27,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, encoder):
+@contextlib.contextmanager
+def serving(app, port: int):
+    """A real uvicorn on loopback in a thread, for as long as the block runs."""
     import uvicorn
 
-    cat = tmp_path_factory.mktemp("srv") / "skills"
-    shutil.copytree(SKILLS, cat)
-    port = _free_port()
-    app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder), reload_interval=0.2,
-                     token=issue_token(port))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -42,9 +39,23 @@ def server(tmp_path_factory, encoder):
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", cat
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, encoder):
+
+    cat = tmp_path_factory.mktemp("srv") / "skills"
+    shutil.copytree(SKILLS, cat)
+    port = _free_port()
+    app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder), reload_interval=0.2,
+                     token=issue_token(port))
+    with serving(app, port) as url:
+        yield url, cat
 
 
 def call(url, path, body=None, raw=None):
@@ -247,7 +258,6 @@ def test_json_only_loopback_hosts_json_errors_and_batch_limits(server):
 def test_one_failing_request_fails_alone(encoder):
     """A request that makes the router raise must not fail the others batched with it. No real input makes
     the router raise any more (requests are normalised first), so this router is made to fail on a marker."""
-    import uvicorn
 
     from skillroute import load_catalog
 
@@ -258,29 +268,16 @@ def test_one_failing_request_fails_alone(encoder):
             return super().route_many(texts)
 
     app = create_app([str(SKILLS)], lambda d: Fragile(load_catalog(*d), encoder), reload_interval=0)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if srv.started:
-                break
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    with serving(app, _free_port()) as url:
         prompts = ["add a logout button"] * 7 + ["POISON please"] + ["why is the build slow?"] * 7
         with ThreadPoolExecutor(len(prompts)) as pool:
             codes = [c for c, _ in pool.map(lambda p: call(url, "/route", {"prompt": p}), prompts)]
-    finally:
-        srv.should_exit = True
-        thread.join(10)
     assert codes[7] == 500 and codes.count(500) == 1 and codes.count(200) == 14
 
 
 def test_a_full_queue_answers_429_and_the_server_recovers(encoder, monkeypatch):
     """The bounded queue, made small so a few clients fill it; the router is slowed down on purpose (no real
     request is slow enough on its own to fill a queue of 512 in a test)."""
-    import uvicorn
 
     from skillroute import load_catalog
     from skillroute.harness import _server
@@ -292,38 +289,19 @@ def test_a_full_queue_answers_429_and_the_server_recovers(encoder, monkeypatch):
 
     monkeypatch.setattr(_server, "MAX_QUEUE", 2)
     app = create_app([str(SKILLS)], lambda d: Slow(load_catalog(*d), encoder), reload_interval=0)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    try:
-        for _ in range(200):
-            if srv.started:
-                break
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    with serving(app, _free_port()) as url:
         with ThreadPoolExecutor(12) as pool:
             codes = [c for c, _ in pool.map(lambda _: call(url, "/route", {"prompt": "add a button"}), range(12))]
         assert 429 in codes and 200 in codes and set(codes) <= {200, 429}
         assert call(url, "/route", {"prompt": "add a button"})[0] == 200  # and it recovers
-    finally:
-        srv.should_exit = True
 
 
 def test_a_failed_reload_is_reported_until_one_succeeds(tmp_path, encoder):
-    import uvicorn
 
     cat = tmp_path / "skills"
     shutil.copytree(SKILLS, cat, ignore=shutil.ignore_patterns(".skillroute"))
     app = create_app([str(cat)], lambda d: Router.from_path(*d, encoder=encoder, strict=True), reload_interval=0.1)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    try:
-        for _ in range(200):
-            if srv.started:
-                break
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    with serving(app, _free_port()) as url:
         bad = cat / "fix" / "SKILL.md"
         good = bad.read_text()
         bad.write_text("---\nname: fix\ndescription: [unclosed\n---\n")  # a YAML error: strict loading refuses it
@@ -341,5 +319,3 @@ def test_a_failed_reload_is_reported_until_one_succeeds(tmp_path, encoder):
                 break
             time.sleep(0.1)
         assert call(url, "/health")[1]["reload_error"] is None
-    finally:
-        srv.should_exit = True

@@ -5,7 +5,10 @@
     # 2. the real dev set: coordinates from the candidates, labels agreed or adjudicated
     python eval/tools/assemble_labels.py real --candidates dev-candidates.jsonl --a A.jsonl --b B.jsonl \
         --resolved resolved.jsonl --out eval/real/dev.jsonl
-    # 3. the real-form set: the writers' prompts, writer vs blind label, adjudicated, a test split by id hash
+    # 3. the personal-fit study: per repository, its prompts in time order (coordinates + final labels)
+    python eval/tools/assemble_labels.py personal --candidates coords.jsonl --a A.jsonl --b B.jsonl \
+        --resolved resolved.jsonl --out eval/personal/labels.jsonl
+    # 4. the real-form set: the writers' prompts, writer vs blind label, adjudicated, a test split by id hash
     python eval/tools/assemble_labels.py realform --parts part-*.jsonl --b blind-*.jsonl \
         --resolved resolved.jsonl --out eval/realform.jsonl
 
@@ -84,7 +87,7 @@ def final(a: dict, b: dict, resolved: dict[str, dict], i: str) -> dict | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["disagreements", "real", "realform"])
+    ap.add_argument("mode", choices=["disagreements", "real", "realform", "personal"])
     ap.add_argument("--a", type=Path, nargs="*", default=[])
     ap.add_argument("--b", type=Path, nargs="+", required=True)
     ap.add_argument("--parts", type=Path, nargs="*", default=[])
@@ -111,7 +114,14 @@ def main() -> None:
     dropped = sum(bool(lab and lab.get("drop")) for _, lab in labelled)
     kept = [(i, lab) for i, lab in labelled if lab is not None and not lab.get("drop")]
     rows = []
-    if args.mode == "real":
+    if args.mode == "personal":  # coordinates (repo, commit, path, turn, sha256) and the final labels
+        cands = read([args.candidates])
+        for i, lab in kept:
+            c = cands[i]
+            rows.append({"id": i, **{k: c[k] for k in ("repo", "commit", "path", "turn", "sha256", "timestamp")},
+                         "skill": lab["skill"], "also": lab.get("also") or [],
+                         "acceptable": lab.get("acceptable") or []})
+    elif args.mode == "real":
         cands = read([args.candidates])
         for i, lab in kept:
             c = cands[i]

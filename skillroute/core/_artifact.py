@@ -7,7 +7,6 @@ machine). Nothing in it is pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ._delta import ADAPTER_FILE, LoraDelta, merged_model
-from ._encoder import Encoder
+from ._encoder import Encoder, sha256_file
 from ._head import FittedHead
 
 __all__ = ["Fitted", "load_artifact", "save_artifact", "verify_files", "FITTED_SUBDIR"]
@@ -54,14 +53,6 @@ def merged_for(folder: Path, adapter: dict[str, Any], base: Encoder) -> Path:
     return merged_model(source, delta)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_files(folder: Path) -> None:
     """Every file meta.json lists has the sha256 it records: a torn, truncated or edited file is refused before
     anything reads it (a tampered head.npz could otherwise ask numpy for gigabytes)."""
@@ -76,7 +67,7 @@ def verify_files(folder: Path) -> None:
         path = folder / str(name)
         if "/" in str(name) or not path.is_file():
             raise ModelError(f"{path}: listed in meta.json but missing; {REFIT}")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise ModelError(f"{path}: its sha256 is not the one meta.json records: the file was changed or torn; "
                              f"{REFIT}")
 
@@ -127,7 +118,7 @@ def save_artifact(fitted: Fitted, folder: str | os.PathLike[str]) -> Path:
         elif fitted.head.meta.get("adapter") and fitted.source is not None:
             shutil.copyfile(fitted.source / ADAPTER_FILE, tmp / ADAPTER_FILE)
         meta = json.loads((tmp / "meta.json").read_text())
-        meta["files"] = {f.name: _sha256(f) for f in sorted(tmp.iterdir()) if f.name != "meta.json"}
+        meta["files"] = {f.name: sha256_file(f) for f in sorted(tmp.iterdir()) if f.name != "meta.json"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         tmp.chmod(0o755)
         shutil.rmtree(old, ignore_errors=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import DataError
 
-__all__ = ["Example", "load_examples", "SPLITS", "NONE"]
+__all__ = ["read_jsonl", "Example", "load_examples", "SPLITS", "NONE"]
 
 NONE = "none"
 SPLITS = ("train", "test")
@@ -41,6 +42,38 @@ def _strings(value, path, n, name) -> tuple[str, ...]:
     return tuple(value)
 
 
+def read_jsonl(path: str | Path, what: str = "lines",
+               errors: list[DataError] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file, read as bytes and split on newlines only
+    (a JSON string may hold U+2028). A line that is not a UTF-8 JSON object is a DataError naming its line:
+    raised, or appended to ``errors`` (and the line skipped) when a list is given."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc}", path) from exc
+    for n, chunk in enumerate(raw.split(b"\n"), start=1):
+        if not chunk.strip():
+            continue
+        try:
+            try:
+                row = json.loads(chunk.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path, n) from None
+            except json.JSONDecodeError as exc:
+                raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, n) from None
+            except (ValueError, RecursionError) as exc:
+                raise DataError(f"malformed JSON: {exc}", path, n) from None
+            if not isinstance(row, dict):
+                raise DataError("a line must be a JSON object", path, n)
+        except DataError as err:
+            if errors is None:
+                raise
+            errors.append(err)
+            continue
+        yield n, row
+
+
 def load_examples(path: str | Path, *, exclusive: Iterable[str] | None = None, additive: Iterable[str] | None = None,
                   split: str | None = None, lenient: bool = False,
                   skipped: list[DataError] | None = None) -> list[Example]:
@@ -55,41 +88,24 @@ def load_examples(path: str | Path, *, exclusive: Iterable[str] | None = None, a
         raise DataError(f"unknown split {split!r}; choose train, test or all", path)
     ex_names = set(exclusive) | {NONE} if exclusive is not None else None
     add_names = set(additive) if additive is not None else None
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read labelled prompts: {exc}", path) from exc
     out: list[Example] = []
-    # split on newlines only: a JSON string may hold U+2028 or other characters str.splitlines() breaks on
-    for n, chunk in enumerate(raw.split(b"\n"), start=1):
+    errors: list[DataError] | None = [] if lenient else None
+    for n, obj in read_jsonl(path, "labelled prompts", errors):
         try:
-            try:
-                line = chunk.decode("utf-8").rstrip("\r")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"not UTF-8 ({exc.reason} at byte {exc.start})", path, n) from None
-            if not line.strip():
-                continue
-            ex = _parse_line(line, path, n, ex_names, add_names)
+            out.append(_parse_line(obj, path, n, ex_names, add_names))
         except DataError as err:
             if not lenient:
                 raise
-            if skipped is not None:
-                skipped.append(err)
-            continue
-        out.append(ex)
+            errors.append(err)  # type: ignore[union-attr]
+    if skipped is not None and errors:
+        skipped.extend(sorted(errors, key=lambda e: e.line or 0))
     if split in (None, "all") or not any(e.split for e in out):  # a set without splits is read whole
         return out
     return [e for e in out if e.split == split]
 
 
-def _parse_line(line: str, path: Path, n: int, ex_names: set[str] | None,
+def _parse_line(obj: dict[str, Any], path: Path, n: int, ex_names: set[str] | None,
                 add_names: set[str] | None) -> Example:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, n) from None
-    if not isinstance(obj, dict):
-        raise DataError("a line must be a JSON object", path, n)
     prompt = obj.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise DataError("missing or empty", path, n, "prompt")

@@ -65,7 +65,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in 1 MB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -84,7 +85,7 @@ def file_sha256(path: Path) -> str:
             return value
     except OSError:
         pass
-    value = _sha256_file(path)
+    value = sha256_file(path)
     try:
         atomic_write_bytes(memo, value.encode())
     except OSError:

@@ -7,13 +7,13 @@ route like my agent does": no labelling, the user's own words, the host's own ch
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core._dataset import read_jsonl
 from ..errors import DataError
 
 __all__ = ["Agreement", "agreement", "read_host_labels"]
@@ -47,21 +47,8 @@ class Agreement:
 
 def read_host_labels(path: str | Path) -> list[dict[str, Any]]:
     """The lines of a harvested JSONL file whose label the host made (the skill the agent invoked)."""
-    path = Path(path)
     rows = []
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read the harvested history: {exc}", path) from exc
-    for n, chunk in enumerate(raw.split(b"\n"), start=1):
-        if not chunk.strip():
-            continue
-        try:
-            row = json.loads(chunk.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"not a JSON line ({exc})", path, n) from None
-        if not isinstance(row, dict):
-            raise DataError("a line must be a JSON object", path, n)
+    for n, row in read_jsonl(path, "the harvested history"):
         if row.get("label_source") != "host":
             continue
         if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():

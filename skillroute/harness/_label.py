@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core._dataset import NONE
+from ..core._dataset import NONE, read_jsonl
 from ..errors import DataError
 
 __all__ = ["keymap", "queue", "done_keys", "append_label", "read_unlabelled"]
@@ -38,20 +38,9 @@ def keymap(names: Sequence[str]) -> dict[str, str]:
 
 def read_unlabelled(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a JSONL file (a harvest) that carry no skill yet."""
-    path = Path(path)
     rows = []
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read prompts to label: {exc}", path) from exc
-    for n, chunk in enumerate(raw.split(b"\n"), start=1):
-        if not chunk.strip():
-            continue
-        try:
-            row = json.loads(chunk.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"not a JSON line ({exc})", path, n) from None
-        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+    for n, row in read_jsonl(path, "prompts to label"):
+        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
             raise DataError("missing or empty", path, n, "prompt")
         if not row.get("skill"):
             rows.append(row)
