@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=ROOT / "eval" / "personal" / "labels.jsonl")
     ap.add_argument("--weight", type=int, default=3, help="how many times a person's prompt counts")
     ap.add_argument("--fit-share", type=float, default=0.7)
+    ap.add_argument("--min-prompts", type=int, default=40, help="leave out repositories with fewer usable prompts")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -65,6 +66,9 @@ def main() -> None:
     c = shipped.head_.meta.get("C")
     rows = []
     for repo, examples in repositories(args.items, args.labels).items():
+        if len(examples) < args.min_prompts:
+            print(f"{repo:45} left out: {len(examples)} usable prompts", flush=True)
+            continue
         cut = round(args.fit_share * len(examples))
         own, later = examples[:cut], examples[cut:]
         t = time.perf_counter()

@@ -68,16 +68,25 @@ class _Vectorizer:
 
     vocab: dict[str, int]
     idf: np.ndarray
+    _memo: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     def rows(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's TF-IDF row (indices, values), remembered: one decision reads the same text's row for
+        the head, its rules-off twin and every additive skill."""
         out = []
         for text in texts:
-            toks = _TOKEN.findall(text.lower())
-            grams = Counter(g for g in toks + [f"{a} {b}" for a, b in pairwise(toks)] if g in self.vocab)
-            idx = np.array([self.vocab[g] for g in grams], dtype=np.int64)
-            val = (1 + np.log(np.array(list(grams.values()), dtype=np.float64))) * self.idf[idx]
-            norm = np.linalg.norm(val)
-            out.append((idx, val / norm if norm else val))
+            row = self._memo.get(text)
+            if row is None:
+                toks = _TOKEN.findall(text.lower())
+                grams = Counter(g for g in toks + [f"{a} {b}" for a, b in pairwise(toks)] if g in self.vocab)
+                idx = np.array([self.vocab[g] for g in grams], dtype=np.int64)
+                val = (1 + np.log(np.array(list(grams.values()), dtype=np.float64))) * self.idf[idx]
+                norm = np.linalg.norm(val)
+                row = (idx, val / norm if norm else val)
+                if len(self._memo) >= 4096:
+                    self._memo.clear()
+                self._memo[text] = row
+            out.append(row)
         return out
 
     def logits(self, texts: Sequence[str], lin: _Linear) -> np.ndarray:
