@@ -195,3 +195,22 @@ def test_crlf_and_bom_are_accepted(tmp_path):
     (d / "SKILL.md").write_bytes("\ufeff---\r\nname: win\r\ndescription: Use for windows files.\r\n---\r\nBody\r\n"
                                  .encode("utf-8"))
     assert load_catalog(tmp_path)["win"].description == "Use for windows files."
+
+
+def test_a_template_placeholder_is_left_out_of_routing(tmp_path):
+    """A template skill ("Replace with description …", as anthropics/skills ships one) is still loaded and
+    invocable, but never routed to: it describes nothing and would win random routes."""
+    from skillroute import Router, load_catalog
+
+    from .conftest import write_skill
+
+    write_skill(tmp_path, "template-skill", "Replace with description of the skill and when Claude should use it.")
+    write_skill(tmp_path, "todo-finder", "Finds TODO comments in the code and turns them into tracked issues.")
+    write_skill(tmp_path, "release-notes", "Use when the user asks to write release notes from the merged PRs.")
+    catalog = load_catalog(tmp_path)
+    assert catalog["template-skill"].triggers == () and catalog["todo-finder"].triggers  # "TODO" inside is fine
+    assert "template's placeholder" in catalog.problems()
+    r = Router.from_path(tmp_path, fitted=None)
+    d = r.route("set up a new skill for our release checklist")
+    assert "template-skill" not in [n for n, _ in d.ranked]
+    assert r.route("/template-skill do it").skill == "template-skill"  # still invocable by name

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core._catalog import MAX_DESCRIPTION, Catalog, load_catalog
+from ..core._catalog import MAX_DESCRIPTION, Catalog, is_placeholder, load_catalog
 
 __all__ = ["Finding", "lint", "host_budget", "DEFAULT_LISTING_BUDGET", "PER_DESCRIPTION_LIMIT"]
 
@@ -63,11 +63,6 @@ class Finding:
         return asdict(self)
 
 
-# what a template or an unfinished skill says instead of a description
-_PLACEHOLDER = re.compile(r"\b(?:replace (?:this )?with|todo|tbd|lorem ipsum|description goes here|"
-                          r"describe (?:what|when) (?:this|the) skill|your description)\b|^\W*$|^\[.*\]$", re.IGNORECASE)
-
-
 def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: float = 0.92,
          budget: int = DEFAULT_LISTING_BUDGET, conventions: bool = False,
          budget_source: str = "--budget") -> tuple[list[Finding], Catalog]:
@@ -91,11 +86,11 @@ def lint(dirs: list[str], encoder=None, *, overlap: float = 0.80, duplicate: flo
         for note in s.notes:  # loaded, but breaks the Agent Skills format that hosts validate
             out.append(Finding("error", p, note.split(": ", 1)[1] if note.startswith(p) else note,
                                "fix the frontmatter; hosts that validate the format reject this skill", "format"))
-        if _PLACEHOLDER.search(s.description):
-            out.append(Finding("warning", p, f"the description looks like a placeholder: \"{s.description[:80]}\"",
-                               "write what the skill does and when to use it; a placeholder wins random routes",
-                               "placeholder"))
-        if not s.triggers:
+        if is_placeholder(s.description):
+            out.append(Finding("warning", p, f"the description is a template's placeholder (\"{s.description[:80]}\"); "
+                               "the skill is left out of routing",
+                               "write what the skill does and when to use it", "placeholder"))
+        elif not s.triggers:
             out.append(Finding("error", p, "the description holds no positive trigger (only rules or boilerplate); "
                                "the skill is left out of routing",
                                "say what the skill is for before saying what it is not for", "no-trigger"))

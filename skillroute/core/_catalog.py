@@ -28,6 +28,15 @@ MAX_NAME = 64
 MAX_DESCRIPTION = 1024
 MAX_FILE_BYTES = 1_000_000
 SHARED_FACET_MIN = 3  # a trigger facet found in this many skills' descriptions is boilerplate
+# what a template or an unfinished skill says instead of a description (anthropics/skills ships one)
+_PLACEHOLDER = re.compile(r"^\W*(?:replace (?:this )?with\b|todo\b|tbd\b|lorem ipsum|description goes here|"
+                          r"describe (?:what|when) (?:this|the) skill|your description\b)|^\W*$|^\[[^\]]*\]\W*$",
+                          re.IGNORECASE)
+
+
+def is_placeholder(description: str) -> bool:
+    """A description that is a template's placeholder ("Replace with description of the skill…", "TODO")."""
+    return bool(_PLACEHOLDER.search(description.strip()))
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 Kind = Literal["exclusive", "additive"]
@@ -190,7 +199,9 @@ class Catalog:
 
     def __post_init__(self) -> None:
         names = frozenset(s.name for s in self.skills)
-        descriptions = {s.name: parse_description(s.description, names) for s in self.skills}
+        # a placeholder describes nothing: no trigger, no rule, so the skill is left out of routing
+        descriptions = {s.name: ParsedDescription((), ()) if is_placeholder(s.description) else
+                        parse_description(s.description, names) for s in self.skills}
         # a sentence many skills share ("Always search tools first …") tells none of them apart: left out
         shared = Counter(t.lower() for p in descriptions.values() for t in set(p.triggers))
         common = {t for t, n in shared.items() if n >= SHARED_FACET_MIN}
@@ -204,7 +215,10 @@ class Catalog:
         object.__setattr__(self, "_by_name", {s.name: s for s in parsed})
         notes = list(self.warnings)
         for s in parsed:
-            if not s.triggers:
+            if is_placeholder(s.description):
+                notes.append(f"{s.path}: the description is a template's placeholder; the skill is left out of "
+                             "routing (still invocable as /" + s.name + ")")
+            elif not s.triggers:
                 notes.append(f"{s.path}: the description holds no positive trigger, only rules or boilerplate; "
                              "the skill is left out of routing (still invocable as /" + s.name + ")")
             for rule in s.rules:
