@@ -174,3 +174,17 @@ def test_int8_export_is_quantised_from_the_plain_graph_and_stays_close(encoder, 
     assert (a * b).sum(1).min() > 0.98  # int8 weights per channel: close to fp32, not equal
     path = export_onnx(resolve_model(), quantize=True)
     assert _export_meta(path)["quantized"] is True and path.stat().st_size < 0.4 * export_onnx(resolve_model()).stat().st_size
+
+
+def test_an_unwritable_cache_folder_falls_back_with_a_warning(tmp_path, monkeypatch):
+    """A cache under a file cannot be created (as root, a read-only mode would not stop the test's writes)."""
+    from skillroute.core import _storage
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SKILLROUTE_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(_storage, "_USABLE", {})
+    with pytest.warns(UserWarning, match="cannot be written"):
+        used = _storage.cache_dir()
+    assert used != blocker / "cache" and used.is_dir()
+    assert _storage.cache_dir() == used  # decided once per process

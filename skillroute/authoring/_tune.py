@@ -124,7 +124,7 @@ def write_description(path: str | Path, description: str) -> Path:
     """
     import yaml
 
-    from ..core._encoder import atomic_write_bytes
+    from ..core._storage import atomic_write_bytes
     from ..errors import CatalogError
 
     path = Path(path)

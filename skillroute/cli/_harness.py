@@ -70,7 +70,7 @@ def hook(skill_dirs, threshold, server, log_path, deadline) -> None:
     """Claude Code UserPromptSubmit hook: read the hook JSON on stdin, print context naming the skill.
 
     Never fails the prompt: any error prints nothing, exits 0 and is logged."""
-    from ..core._encoder import cache_dir
+    from ..core._storage import cache_dir
     from ..harness._hook import run_hook
     from ..harness._server import server_url
 

@@ -21,6 +21,7 @@ _LOCATIONS = {
     "find_skill_files": "._catalog",
     "default_skill_dirs": "._catalog",
     "KIND_KEY": "._catalog",
+    "read_jsonl": "._dataset",
     "Example": "._dataset",
     "load_examples": "._dataset",
     "SPLITS": "._dataset",
@@ -40,7 +41,6 @@ _LOCATIONS = {
     "ModelSource": "._encoder",
     "resolve_model": "._encoder",
     "load_encoder": "._encoder",
-    "cache_dir": "._encoder",
     "SentenceTransformerEncoder": "._encoder",
     "OnnxEncoder": "._encoder",
     "export_onnx": "._encoder",
@@ -77,6 +77,11 @@ _LOCATIONS = {
     "parse_description": "._rules",
     "split_sentences": "._rules",
     "strip_boilerplate": "._rules",
+    "cache_dir": "._storage",
+    "atomic_write_bytes": "._storage",
+    "sha256_file": "._storage",
+    "file_sha256": "._storage",
+    "progress": "._storage",
 }
 __all__ = sorted(_LOCATIONS)
 __getattr__, __dir__ = attach(__name__, _LOCATIONS)

@@ -17,8 +17,9 @@ from typing import Any
 
 from ..errors import ModelError
 from ._delta import ADAPTER_FILE, LoraDelta, merged_model
-from ._encoder import Encoder, sha256_file
+from ._encoder import Encoder
 from ._head import FittedHead
+from ._storage import sha256_file
 
 __all__ = ["Fitted", "load_artifact", "save_artifact", "verify_files", "FITTED_SUBDIR"]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._encoder import Encoder, atomic_write_bytes, cache_dir
+from ._encoder import Encoder
+from ._storage import atomic_write_bytes, cache_dir
 
 __all__ = ["EmbeddingCache", "text_key"]
 

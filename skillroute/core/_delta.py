@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from ._encoder import ModelSource, atomic_write_bytes, cache_dir, progress
+from ._encoder import ModelSource
+from ._storage import atomic_write_bytes, cache_dir, progress
 
 __all__ = ["FinetuneConfig", "LoraDelta", "merged_model", "describe", "ADAPTER_FILE"]
 

@@ -7,7 +7,6 @@ so ``import skillroute`` stays fast.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -20,9 +19,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import ModelError
+from ._storage import atomic_write_bytes, cache_dir, file_sha256, progress
 
 __all__ = [
-    "Encoder", "ModelSource", "resolve_model", "load_encoder", "cache_dir",
+    "Encoder", "ModelSource", "resolve_model", "load_encoder",
     "SentenceTransformerEncoder", "OnnxEncoder", "export_onnx", "DEFAULT_MODEL",
     "PACKAGED_MODEL_SHA256",
 ]
@@ -41,56 +41,6 @@ class Encoder(Protocol):
     name: str
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
-
-
-def cache_dir() -> Path:
-    """The per-user cache: ``$SKILLROUTE_CACHE``, else ``$XDG_CACHE_HOME/skillroute``, else ``~/.cache/skillroute``."""
-    env = os.environ.get("SKILLROUTE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "skillroute"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in 1 MB chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered in the cache by (path, size, mtime) so a warm start does not re-hash 90 MB."""
-    st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
-    memo = cache_dir() / "sha256" / f"{key}.txt"
-    try:
-        value = memo.read_text().strip()
-        if len(value) == 64:
-            return value
-    except OSError:
-        pass
-    value = sha256_file(path)
-    try:
-        atomic_write_bytes(memo, value.encode())
-    except OSError:
-        pass
-    return value
 
 
 @dataclass(frozen=True)
@@ -253,13 +203,6 @@ def export_onnx(source: ModelSource, quantize: bool = False, force: bool = False
             "optimized": True, "max_seq_length": source.max_seq_length, "builder": BUILDER}
     atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta).encode())
     return target
-
-
-def progress(message: str) -> None:
-    """A one-line note on stderr for slow first-use steps, so a first run never sits silent."""
-    import sys
-
-    print(f"skillroute: {message}", file=sys.stderr, flush=True)
 
 
 def _optimize(path: str | Path, target: Path) -> None:

@@ -60,7 +60,7 @@ def _catalog(dirs: list[str], cwd: Path) -> list[Check]:
 
 
 def _cache() -> list[Check]:
-    from ..core._encoder import cache_dir
+    from ..core._storage import cache_dir
 
     folder = cache_dir()
     try:

@@ -126,7 +126,7 @@ def _warm_in_background(dirs: list, log_path: Path) -> None:
     import subprocess
     import sys
 
-    from ..core._encoder import cache_dir
+    from ..core._storage import cache_dir
 
     stamp = cache_dir() / "warm.started"
     try:

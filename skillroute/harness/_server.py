@@ -70,7 +70,7 @@ class _RouterHolder:
 
 
 def _token_path(port: int) -> Path:
-    from ..core._encoder import cache_dir
+    from ..core._storage import cache_dir
 
     return cache_dir() / "server" / f"{int(port)}.token"
 
