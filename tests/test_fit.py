@@ -268,3 +268,19 @@ def test_killing_fit_at_any_point_leaves_a_loadable_artifact(tmp_path, small_tra
         os.utime(leftover, (0, 0))  # as if left long ago
     fitted_small.save_fitted(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art", "train.jsonl"]
+
+
+def test_a_clone_with_other_settings_never_reads_the_shared_memo_rows(catalog, encoder):
+    """clone() shares the memo of encoded requests; a row depends on the scoring settings, so a clone with the
+    rules off must compute its own rows, equal to a fresh router's."""
+    from skillroute.core import clone
+
+    texts = ["fix the failing login test, the assertion in test_auth.py expects 401", "review my diff"]
+    names = catalog.names
+    base = Router(catalog, encoder, finetune=False)
+    with_rules = base._features(texts, names)
+    off = clone(base, rules=False)
+    assert off._feature_memo is base._feature_memo
+    without = off._features(texts, names)
+    assert np.allclose(without, Router(catalog, encoder, rules=False)._features(texts, names))
+    assert not np.allclose(without, with_rules)  # rules fire on the first request: its scores differ

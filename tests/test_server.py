@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from skillroute import Router
-from skillroute.harness._server import create_app, issue_token
+from skillroute.harness._server import create_app
+from skillroute.harness._token import issue_token
 
 from .conftest import SKILLS
 
@@ -319,3 +320,13 @@ def test_a_failed_reload_is_reported_until_one_succeeds(tmp_path, encoder):
                 break
             time.sleep(0.1)
         assert call(url, "/health")[1]["reload_error"] is None
+
+
+def test_the_hook_checks_a_server_without_importing_the_web_stack():
+    """The hook is a fresh process per prompt: its server check must not import asyncio or starlette."""
+    code = ("import sys\nfrom skillroute.harness import _hook\n"
+            "_hook._via_server('http://127.0.0.1:1', 'hi', 'f')\n"
+            "print(sorted(m for m in ('asyncio', 'starlette', 'uvicorn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -38,7 +38,8 @@ def serve(skill_dirs, model, backend, fitted_dir, zero_shot, host, port, reload_
     require("serve", "uvicorn", "starlette")
     import uvicorn
 
-    from ..harness._server import LOOPBACK_HOSTS, create_app, issue_token
+    from ..harness._server import LOOPBACK_HOSTS, create_app
+    from ..harness._token import issue_token
 
     dirs = catalog_dirs(skill_dirs)
     fitted = _fitted_arg(fitted_dir, zero_shot)

@@ -2,7 +2,7 @@
 
 all-MiniLM-L6-v2 (and a LoRA delta merged into it) is a plain BERT encoder followed by mean pooling and L2
 normalisation. Writing that graph by hand from the weights means routing never needs torch: the same vectors
-as sentence-transformers (to 1e-5 here), from a 1-second build instead of a torch export.
+as sentence-transformers (at most 1.8e-7 apart on sample texts here), from a build of about 2 s.
 """
 
 from __future__ import annotations

@@ -243,11 +243,16 @@ class Catalog:
             raise KeyError(f"no skill named {name!r} in the catalog") from None
 
     def fingerprint(self) -> str:
-        """A hash of what routing reads (names, kinds, descriptions): equal fingerprints route alike."""
-        h = hashlib.sha256()
-        for s in sorted(self.skills, key=lambda s: s.name):
-            h.update(f"{s.name}\0{s.kind}\0{s.disabled}\0{s.description}\0".encode())
-        return h.hexdigest()[:16]
+        """A hash of what routing reads (names, kinds, descriptions): equal fingerprints route alike. Computed
+        once: a catalog does not change (the server checks it on every request)."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.sha256()
+            for s in sorted(self.skills, key=lambda s: s.name):
+                h.update(f"{s.name}\0{s.kind}\0{s.disabled}\0{s.description}\0".encode())
+            cached = h.hexdigest()[:16]
+            object.__setattr__(self, "_fingerprint", cached)
+        return cached
 
     def problems(self, limit: int = 3) -> str | None:
         """One bounded paragraph on what loading skipped or repaired, or None when the catalog is clean."""

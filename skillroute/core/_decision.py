@@ -157,16 +157,17 @@ def zero_shot(idx: Index, sc: Scored, ch: Choice, plain: Choice, i: int, p: Scor
                     reasons=reasons, rule_hits=hits, skill_without_rules=without)
 
 
-def _head_pick(head, p: np.ndarray, keep: np.ndarray) -> tuple[str | None, float, np.ndarray]:
-    """The fitted head's skill (None: none, or under its floor), its confidence, and the class order."""
+def _head_pick(head, p: np.ndarray, keep: np.ndarray) -> tuple[str | None, float, np.ndarray, np.ndarray]:
+    """The fitted head's skill (None: none, or under its floor), its confidence, the class order and the
+    probabilities renormalised over the classes kept."""
     p = np.where(keep, p, 0.0)
     p = p / p.sum() if p.sum() > 0 else p
     order = np.argsort(-p, kind="stable")
     best = head.classes[order[0]]
     if best == "none" or p[order[0]] < head.none_floor:
         confidence = float(p[head.classes.index("none")]) if "none" in head.classes else float(1 - p[order[0]])
-        return None, confidence, order
-    return best, float(p[order[0]]), order
+        return None, confidence, order, p
+    return best, float(p[order[0]]), order, p
 
 
 def fitted(idx: Index, sc: Scored, zero: Decision, head, x: np.ndarray, x_plain: np.ndarray, raw: str,
@@ -183,10 +184,7 @@ def fitted(idx: Index, sc: Scored, zero: Decision, head, x: np.ndarray, x_plain:
                          "routed by its description"] + zero.reasons, rule_hits=zero.rule_hits,
                         skill_without_rules=zero.skill_without_rules)
     keep = np.array([c in known for c in head.classes])
-    probs = head.proba(x, raw)
-    skill, confidence, order = _head_pick(head, probs, keep)
-    shown = np.where(keep, probs, 0.0)
-    shown = shown / shown.sum() if shown.sum() > 0 else shown
+    skill, confidence, order, shown = _head_pick(head, head.proba(x, raw), keep)
     ranked = [(head.classes[j], round(float(shown[j]), 4)) for j in order if head.classes[j] != "none" and keep[j]]
     ranked += [(n, 0.0) for n, _ in zero.ranked if n not in {r[0] for r in ranked}]
     best = head.classes[order[0]]

@@ -86,7 +86,7 @@ class Router:
         self._encoder: Encoder | None = None
         self._reader_encoder: Encoder | None = None
         self._reader_lora: Any = None  # the reader's LoraDelta, read once
-        self._feature_memo: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}  # refits reuse encodings
+        self._feature_memo: dict[tuple, np.ndarray] = {}  # refits (and clones) reuse encodings
 
     # --------------------------------------------------------------- estimator
 
@@ -100,7 +100,7 @@ class Router:
             if name not in valid:
                 raise ValueError(f"Router has no parameter {name!r}; it has {', '.join(sorted(valid))}")
             setattr(self, name, value)
-        self._indexes.clear()
+        self._indexes = {}  # a new dict: a clone may share the old one
         return self
 
     def describe(self) -> str:
@@ -281,14 +281,16 @@ class Router:
         enc = enc if enc is not None else self._get_encoder()
         idx = self._build(enc)
         fs = tuple(feature_skills)
-        todo = list(dict.fromkeys(t for t in texts if (enc.name, t, fs) not in self._feature_memo))
+        # everything a row depends on, so clones that share the memo never read another setting's rows
+        key = (enc.name, self.catalog.fingerprint(), self.scoring(), tuple(self.none_anchors), fs)
+        todo = list(dict.fromkeys(t for t in texts if (key, t) not in self._feature_memo))
         if todo:
             plans = [read_request(t) for t in todo]
             batch = self._encode([vs for _, vs in plans], [body for body, _ in plans], enc)
             sc = score(idx, batch, self.scoring())
             for t, row in zip(todo, _feature_matrix(idx, batch, sc.scores, sc, fs), strict=True):
-                self._feature_memo[(enc.name, t, fs)] = row
-        return np.stack([self._feature_memo[(enc.name, t, fs)] for t in texts])
+                self._feature_memo[(key, t)] = row
+        return np.stack([self._feature_memo[(key, t)] for t in texts])
 
     # ------------------------------------------------------------------ routing
 

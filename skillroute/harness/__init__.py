@@ -30,9 +30,9 @@ _LOCATIONS = {
     "create_app": "._server",
     "MAX_BODY_BYTES": "._server",
     "DEFAULT_PORT": "._server",
-    "issue_token": "._server",
-    "read_token": "._server",
-    "proof": "._server",
+    "issue_token": "._token",
+    "read_token": "._token",
+    "proof": "._token",
 }
 __all__ = sorted(_LOCATIONS)
 __getattr__, __dir__ = attach(__name__, _LOCATIONS)

@@ -47,7 +47,7 @@ def _via_server(url: str, prompt: str, fingerprint: str) -> tuple[dict[str, Any]
     import urllib.parse
     import urllib.request
 
-    from ._server import proof, read_token
+    from ._token import proof, read_token
 
     base = url.rstrip("/")
     try:
