@@ -95,8 +95,8 @@ def rule_hits(idx: Index, sc: Scored, i: int) -> list[RuleHit]:
     rows = sc.fired_rule[i, fired]
     targets = idx.rule_redirect[rows]
     if len(fired) > 50:
-        lead = set(np.argsort(-sc.trigger[i])[:20].tolist()) | set(np.argsort(-sc.scores[i])[:20].tolist())
-        keep = [j for j, k in enumerate(fired) if k in lead or targets[j] in lead]
+        lead = np.union1d(np.argpartition(-sc.trigger[i], 19)[:20], np.argpartition(-sc.scores[i], 19)[:20])
+        keep = np.flatnonzero(np.isin(fired, lead) | np.isin(targets, lead)).tolist()
     else:
         keep = list(range(len(fired)))
     return [RuleHit(idx.names[int(fired[j])], idx.rule_text[rows[j]], float(sc.rule_best[i, fired[j]]),
@@ -121,12 +121,13 @@ def _why(idx: Index, ch: Choice, sc: Scored, i: int, p: Scoring) -> str:
     return f"leads {runner} by {gap:.3f}"
 
 
-def zero_shot(idx: Index, sc: Scored, ch: Choice, plain: Choice, i: int, p: Scoring, additive_threshold: float,
+def zero_shot(idx: Index, sc: Scored, ch: Choice, plain_pick: int, i: int, p: Scoring, additive_threshold: float,
               calibration: Sequence[float]) -> Decision:
-    """The description router's decision for request ``i`` (``plain``: the choice with the rules off)."""
+    """The description router's decision for request ``i`` (``plain_pick``: the skill index chosen with the
+    rules off, -1 for none; read only when a rule fired)."""
     scores, trig = sc.scores[i], sc.trigger[i]
     order = ch.order[i]
-    ranked = list(zip([idx.names[k] for k in order], np.round(scores[order], 4).tolist(), strict=True))
+    ranked = list(zip(idx.name_array[order].tolist(), np.round(scores[order], 4).tolist(), strict=True))
     hits = rule_hits(idx, sc, i)
     chosen = int(ch.pick[i]) if ch.why[i] == CHOSEN else None
     skill = idx.names[chosen] if chosen is not None else None
@@ -150,7 +151,7 @@ def zero_shot(idx: Index, sc: Scored, ch: Choice, plain: Choice, i: int, p: Scor
             reasons.append(f"{idx.names[k]} (additive): trigger \"{_clip(idx.facet_text[sc.best_facet[i, k]])}\" "
                            f"at {scores[k]:.2f} ≥ {additive_threshold:.2f}")
     if hits:
-        without = idx.names[plain.pick[i]] if plain.pick[i] >= 0 else None
+        without = idx.names[plain_pick] if plain_pick >= 0 else None
     else:
         without = skill
     return Decision(skill=skill, also=also, confidence=round(confidence, 4), ranked=ranked,

@@ -8,7 +8,9 @@ skill with a few matrix products, however large the catalog.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,12 +62,11 @@ def lexical_document(spec: SkillSpec) -> str:
     return " ".join([*spec.triggers, spec.name.replace("-", " ")])
 
 
-def _grid(groups: list[list[int]]) -> np.ndarray:
-    width = max((len(g) for g in groups), default=0)
-    out = np.full((len(groups), max(width, 1)), -1, dtype=np.int64)
-    for i, g in enumerate(groups):
-        out[i, : len(g)] = g
-    return out
+def _segments(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(start, count) of each skill's rows: a skill's facets (and its rules) are consecutive rows."""
+    count = np.asarray(counts, dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64) if len(count) else count
+    return start, count
 
 
 @dataclass
@@ -73,14 +74,17 @@ class Index:
     """Everything scoring needs of a catalog and an encoder, built once."""
 
     names: list[str]
+    name_array: np.ndarray  # the names as an object array: a ranking of 10,000 skills is one take, not a loop
     exclusive: np.ndarray  # indices (into names) of the routable exclusive skills
     additive: np.ndarray  # indices of the routable additive skills
     facet_text: list[str]
-    facets: np.ndarray  # facet vectors
-    facet_grid: np.ndarray  # skills x max facets, row numbers into facets, -1 = empty
+    facets_t: np.ndarray  # facet vectors, transposed (dim x facets, contiguous: one matrix product a batch)
+    facet_start: np.ndarray  # per skill: its first facet's row (its facets are consecutive)
+    facet_count: np.ndarray  # per skill: how many facets
     rule_text: list[str]
-    rules: np.ndarray
-    rule_grid: np.ndarray  # skills x max rules, row numbers into rules, -1 = empty
+    rules_t: np.ndarray  # rule vectors, transposed
+    rule_start: np.ndarray
+    rule_count: np.ndarray
     rule_redirect: np.ndarray  # per rule row: skill index of its redirect, -1 = none
     lexical: LexicalIndex  # over each skill's lexical_document
     anchors: np.ndarray  # the none anchors' vectors
@@ -92,25 +96,20 @@ def build_index(specs: Sequence[SkillSpec], anchors: Sequence[str],
     """Lay a catalog out for scoring; ``embed`` turns texts into unit vectors (the embedding cache, or a memo)."""
     names = [s.name for s in specs]
     pos = {n: i for i, n in enumerate(names)}
-    facet_text: list[str] = []
-    rule_text: list[str] = []
-    redirects: list[int] = []
-    facet_groups: list[list[int]] = []
-    rule_groups: list[list[int]] = []
-    for s in specs:
-        facet_groups.append(list(range(len(facet_text), len(facet_text) + len(s.triggers))))
-        facet_text.extend(s.triggers)
-        rule_groups.append(list(range(len(rule_text), len(rule_text) + len(s.rules))))
-        rule_text.extend(p for p, _ in s.rules)
-        redirects.extend(pos.get(t, -1) if t else -1 for _, t in s.rules)
+    facet_text = [t for s in specs for t in s.triggers]
+    rule_text = [p for s in specs for p, _ in s.rules]
+    redirects = [pos.get(t, -1) if t else -1 for s in specs for _, t in s.rules]
     vecs = embed(facet_text + rule_text + list(anchors))
     nf, nr = len(facet_text), len(rule_text)
+    fstart, fcount = _segments([len(s.triggers) for s in specs])
+    rstart, rcount = _segments([len(s.rules) for s in specs])
     return Index(
-        names=names,
+        names=names, name_array=np.array(names, dtype=object),
         exclusive=np.array([i for i, s in enumerate(specs) if s.routable and s.kind == "exclusive"], dtype=np.int64),
         additive=np.array([i for i, s in enumerate(specs) if s.routable and s.kind == "additive"], dtype=np.int64),
-        facet_text=facet_text, facets=vecs[:nf], facet_grid=_grid(facet_groups),
-        rule_text=rule_text, rules=vecs[nf:nf + nr], rule_grid=_grid(rule_groups),
+        facet_text=facet_text, facets_t=np.ascontiguousarray(vecs[:nf].T), facet_start=fstart, facet_count=fcount,
+        rule_text=rule_text, rules_t=np.ascontiguousarray(vecs[nf:nf + nr].T), rule_start=rstart,
+        rule_count=rcount,
         rule_redirect=np.array(redirects, dtype=np.int64),
         lexical=LexicalIndex([lexical_document(s) for s in specs]), anchors=vecs[nf + nr:],
         anchor_text=tuple(anchors))
@@ -177,6 +176,42 @@ class Scored:
     anchor_sims: np.ndarray  # requests x anchors
 
 
+SMALL_BATCH = 8
+
+
+class _OneBlasThread:
+    """BLAS on one thread while a few requests are scored: its worker threads otherwise spin after the matrix
+    product and slow the next encode on the same cores (measured: a route over 10,000 skills 63 → 37 ms on
+    2 cores). Counted, so concurrent routes (the server's threads) set the limit once and the last one out
+    restores it; large batches keep every thread, as they are not interleaved with encodes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._controller = None
+        self._restore = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController  # scans the loaded libraries: once
+
+                    self._controller = ThreadpoolController()
+                self._restore = self._controller.limit(limits=1, user_api="blas")
+            self._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._restore is not None:
+                self._restore.restore_original_limits()
+                self._restore = None
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
 def score(index: Index, batch: Batch, p: Scoring, chunk_cells: int = 4_000_000) -> Scored:
     """Score every request of ``batch`` against every skill of ``index``.
 
@@ -184,48 +219,72 @@ def score(index: Index, batch: Batch, p: Scoring, chunk_cells: int = 4_000_000) 
     alone), averaged over the request's views, plus ``lexical_weight`` times the TF-IDF cosine. A rule fires
     when it matches the request better than the skill's best facet (by ``rule_margin``); the further it
     out-matches, the harder it pushes its skill down and its redirect up. Large batches over large catalogs
-    are scored in chunks of requests, so the views x skills x slots array stays under ``chunk_cells``.
+    are scored in chunks of requests, so the views x facets arrays stay under ``chunk_cells``.
     """
-    per_request = 3 * index.facet_grid.size + 1
+    per_request = 3 * (len(index.facet_text) + len(index.rule_text)) + 1
     step = max(1, chunk_cells // per_request)
-    if len(batch.view_index) > step:
-        parts = [_score(index, batch.rows(slice(i, i + step)), p) for i in range(0, len(batch.view_index), step)]
-        return Scored(*(np.concatenate([getattr(q, f) for q in parts]) for f in Scored.__dataclass_fields__))
-    return _score(index, batch, p)
+    with _ONE_BLAS_THREAD if len(batch.view_index) <= SMALL_BATCH else nullcontext():
+        if len(batch.view_index) > step:
+            parts = [_score(index, batch.rows(slice(i, i + step)), p)
+                     for i in range(0, len(batch.view_index), step)]
+            return Scored(*(np.concatenate([getattr(q, f) for q in parts]) for f in Scored.__dataclass_fields__))
+        return _score(index, batch, p)
+
+
+def _segment_best(values: np.ndarray, start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and skill: the largest of the skill's consecutive columns of ``values`` (-inf where it has
+    none) and that column's number (-1 where none; the first where several tie)."""
+    rows, n = values.shape[0], len(count)
+    best = np.full((rows, n), -np.inf)
+    arg = np.full((rows, n), -1, dtype=np.int64)
+    has = count > 0
+    if values.shape[1] and has.any():
+        starts = start[has]
+        top = np.maximum.reduceat(values, starts, axis=1)
+        owner = np.repeat(np.arange(len(starts)), count[has])
+        cols = np.arange(values.shape[1])
+        first = np.minimum.reduceat(np.where(values == top[:, owner], cols, values.shape[1]), starts, axis=1)
+        best[:, has] = top
+        arg[:, has] = first
+    return best, arg
+
+
+def _top_mean(sims: np.ndarray, start: np.ndarray, count: np.ndarray, k: int) -> np.ndarray:
+    """Per view and skill: the mean of the skill's ``k`` best facets (-1 for a skill without facets). Skills
+    with at most ``k`` facets are a segment sum; only those with more are sorted."""
+    out = np.full((sims.shape[0], len(count)), -1.0)
+    has = count > 0
+    few = has & (count <= k)
+    if few.any():  # a segment runs to the next non-empty skill's start, so sum over all of them, keep the few
+        sums = np.add.reduceat(sims, start[has], axis=1)
+        out[:, few] = sums[:, few[has]] / count[few]
+    many = np.flatnonzero(count > k)
+    if len(many):
+        width = int(count[many].max())
+        slots = start[many, None] + np.arange(width)
+        valid = np.arange(width) < count[many, None]
+        g = np.where(valid, sims[:, np.where(valid, slots, 0)], -np.inf)  # views x skills x slots
+        out[:, many] = np.partition(g, width - k, axis=2)[:, :, -k:].mean(2)
+    return out
 
 
 def _score(index: Index, batch: Batch, p: Scoring) -> Scored:
     n, s = len(batch.view_index), len(index.names)
-    grid = index.facet_grid
-    empty = grid < 0
-    sims = batch.views @ index.facets.T if len(index.facet_text) else np.zeros((len(batch.views), 1))
-    raw = sims[:, np.maximum(grid, 0)]  # views x skills x slots
-    masked = np.where(empty, -np.inf, raw)
-    k = min(p.top_k, grid.shape[1])
-    top = masked if k == grid.shape[1] else np.partition(masked, grid.shape[1] - k, axis=2)[:, :, -k:]
-    valid = np.isfinite(top)
-    top_mean = np.where(valid, top, 0).sum(2) / np.maximum(valid.sum(2), 1)
-    top_mean[:, ~valid.any(2)[0]] = -1.0  # a skill without facets never wins
-    per_facet = np.where(empty, -np.inf, batch.combine(raw))  # requests x skills x slots
-    slot = np.argmax(per_facet, axis=2)
-    best = np.take_along_axis(per_facet, slot[..., None], 2)[..., 0]
-    best_facet = grid[np.arange(s)[None, :], slot]
+    sims = batch.views @ index.facets_t  # views x facets
+    top_mean = _top_mean(sims, index.facet_start, index.facet_count, max(1, p.top_k))
+    best, best_facet = _segment_best(batch.combine(sims), index.facet_start, index.facet_count)
     trigger = batch.combine(top_mean) + p.lexical_weight * index.lexical.score_many(batch.prose)
     scores = trigger.copy()
     rule_best = np.full((n, s), -np.inf)
     fired_rule = np.full((n, s), -1, dtype=np.int64)
     strength = np.zeros((n, s))
     if p.rules and len(index.rule_text):
-        rgrid = index.rule_grid
-        rs = batch.combine(batch.views @ index.rules.T)  # requests x rules
-        rg = np.where(rgrid >= 0, rs[:, np.maximum(rgrid, 0)], -np.inf)  # requests x skills x rule slots
-        rslot = np.argmax(rg, axis=2)
-        rule_best = np.take_along_axis(rg, rslot[..., None], 2)[..., 0]
+        rule_best, rows = _segment_best(batch.combine(batch.views @ index.rules_t), index.rule_start,
+                                        index.rule_count)
         with np.errstate(invalid="ignore"):  # no rule and no facet: -inf - -inf never fires
             excess = rule_best - best - p.rule_margin
         fired = excess > 0
         strength = np.where(fired, 1 + p.rule_scale * np.where(fired, excess, 0), 0.0)
-        rows = rgrid[np.arange(s)[None, :], rslot]
         fired_rule = np.where(fired, rows, -1)
         scores -= p.rule_penalty * strength
         ri, si = np.nonzero(fired)

@@ -326,15 +326,20 @@ class Router:
         batch = self._encode([vs for _, vs, _, _ in plans], [body for _, _, body, _ in plans])
         sc = score(idx, batch, p)
         ch = choose(idx, sc.scores, sc.anchor_sims, p)
-        plain = choose(idx, sc.trigger, sc.anchor_sims, p)
+        # the choice with the rules off, only where a rule fired (elsewhere it is the choice itself)
+        plain_pick = ch.pick.copy()
+        touched = np.flatnonzero((sc.fired_rule >= 0).any(1))
+        if len(touched):
+            plain_pick[touched] = choose(idx, sc.trigger[touched], sc.anchor_sims[touched], p).pick
         head = self.head_
         if head is not None:
             fs = head.meta["feature_skills"]
             x = _feature_matrix(idx, batch, sc.scores, sc, fs)
-            x_plain = _feature_matrix(idx, batch, sc.trigger, sc, fs)
+            x_plain = _feature_matrix(idx, batch, sc.trigger, sc, fs) if len(touched) else x
         out: list[Decision] = []
         for i, (invoked, vs, _, raw) in enumerate(plans):
-            zero = decision.zero_shot(idx, sc, ch, plain, i, p, self.additive_threshold, self.calibration) \
+            zero = decision.zero_shot(idx, sc, ch, int(plain_pick[i]), i, p, self.additive_threshold,
+                                      self.calibration) \
                 if vs else None
             if invoked is not None:
                 out.append(decision.explicit(invoked, self.catalog[invoked].kind, zero))

@@ -86,34 +86,41 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+_LIST_MARKS = re.compile(r"[\",;()“”]")
+
+
 def _split_top_level(text: str) -> list[str]:
-    """Split a list on commas and a final 'or'/'and', ignoring separators inside () and quotes."""
+    """Split a list on commas and a final 'or'/'and', ignoring separators inside () and quotes. It steps
+    from mark to mark (quotes, brackets, separators), not character by character: 10,000 skills load faster."""
     items: list[str] = []
     depth = 0
     quote: str | None = None
-    buf: list[str] = []
-    for ch in text:
+    last = 0
+    for m in _LIST_MARKS.finditer(text):
+        ch = m.group()
         if quote:
-            buf.append(ch)
             if ch == quote or (quote == "“" and ch == "”"):
                 quote = None
-            continue
-        if ch in "\"“":
+        elif ch in "\"“":
             quote = ch
         elif ch == "(":
             depth += 1
         elif ch == ")":
             depth = max(0, depth - 1)
-        if ch in ",;" and depth == 0:
-            items.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-    items.append("".join(buf))
+        elif ch in ",;" and depth == 0:
+            items.append(text[last:m.start()])
+            last = m.end()
+    items.append(text[last:])
+    return _clean_items(items)
+
+
+_LEADING_JOIN = re.compile(r"^\s*(?:or|and)\s+")
+
+
+def _clean_items(items: list[str]) -> list[str]:
     out = []
     for item in items:
-        item = re.sub(r"^\s*(?:or|and)\s+", "", item.strip())
-        item = item.strip(" .")
+        item = _LEADING_JOIN.sub("", item.strip()).strip(" .")
         if item:
             out.append(item)
     return out
