@@ -214,3 +214,67 @@ def test_a_template_placeholder_is_left_out_of_routing(tmp_path):
     d = r.route("set up a new skill for our release checklist")
     assert "template-skill" not in [n for n, _ in d.ranked]
     assert r.route("/template-skill do it").skill == "template-skill"  # still invocable by name
+
+
+# ---------------------------------------------------------------- the parsed-catalog cache (large catalogs)
+
+def _big_catalog(root, n=210):
+    for i in range(n):
+        rule = f" Do NOT use for reports (→ skill-{(i + 1) % n:03d})." if i % 3 == 0 else ""
+        write_skill(root, f"skill-{i:03d}", f"Use when the user wants to tidy pile {i}, sort pile {i} or count it."
+                    f"{rule}", extra="metadata:\n  skillroute-kind: additive\n" if i == 5 else "")
+    (root / "bad").mkdir()
+    (root / "bad" / "SKILL.md").write_text("no frontmatter here\n")
+
+
+def _same(a, b):
+    assert [(s.name, s.description, s.path, s.kind, s.disabled, s.frontmatter, s.body, s.notes, s.parsed)
+            for s in a] == [(s.name, s.description, s.path, s.kind, s.disabled, s.frontmatter, s.body, s.notes,
+                             s.parsed) for s in b]
+    assert [str(e) for e in a.errors] == [str(e) for e in b.errors]
+    assert a.warnings == b.warnings
+    assert a.fingerprint() == b.fingerprint()
+
+
+def test_a_large_catalog_loads_the_same_from_its_parsed_cache(tmp_path, monkeypatch):
+    from skillroute.core import _catalog_cache
+
+    monkeypatch.setenv("SKILLROUTE_CACHE", str(tmp_path / "cache"))
+    _big_catalog(tmp_path / "skills")
+    first = load_catalog(tmp_path / "skills")
+    saved = list((tmp_path / "cache" / "catalogs").glob("*.json"))
+    assert len(saved) == 1
+    parses = []
+    monkeypatch.setattr("skillroute.core._catalog.parse_description",
+                        lambda *a, **k: parses.append(1) or _catalog_cache.ParsedDescription((), ()))
+    second = load_catalog(tmp_path / "skills")
+    assert not parses  # read from the cache: nothing parsed again
+    _same(first, second)
+    assert second["skill-000"].rules[0].redirect == "skill-001"
+
+
+def test_an_edited_skill_file_is_parsed_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKILLROUTE_CACHE", str(tmp_path / "cache"))
+    _big_catalog(tmp_path / "skills")
+    load_catalog(tmp_path / "skills")
+    write_skill(tmp_path / "skills", "skill-007", "Use when the user wants to water the plants.")
+    again = load_catalog(tmp_path / "skills")
+    assert "water the plants" in " ".join(again["skill-007"].triggers)
+
+
+def test_a_damaged_cache_file_means_a_normal_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKILLROUTE_CACHE", str(tmp_path / "cache"))
+    _big_catalog(tmp_path / "skills")
+    first = load_catalog(tmp_path / "skills")
+    for f in (tmp_path / "cache" / "catalogs").glob("*.json"):
+        f.write_text('{"skills": [{"name": 3}]')
+    _same(first, load_catalog(tmp_path / "skills"))
+
+
+def test_a_frontmatter_json_cannot_hold_is_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKILLROUTE_CACHE", str(tmp_path / "cache"))
+    _big_catalog(tmp_path / "skills")
+    write_skill(tmp_path / "skills", "skill-001", "Use when the user wants to sort mail.", extra="created: 2025-01-02\n")
+    cat = load_catalog(tmp_path / "skills")
+    assert str(cat["skill-001"].frontmatter["created"]) == "2025-01-02"
+    assert not list((tmp_path / "cache" / "catalogs").glob("*.json"))

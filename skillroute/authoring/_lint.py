@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core._catalog import MAX_DESCRIPTION, Catalog, is_placeholder, load_catalog
+from ..core._catalog import MAX_DESCRIPTION, Catalog, load_catalog
+from ..core._rules import is_placeholder
 
 __all__ = ["Finding", "lint", "host_budget", "DEFAULT_LISTING_BUDGET", "PER_DESCRIPTION_LIMIT"]
 

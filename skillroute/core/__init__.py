@@ -77,6 +77,7 @@ _LOCATIONS = {
     "parse_description": "._rules",
     "split_sentences": "._rules",
     "strip_boilerplate": "._rules",
+    "is_placeholder": "._rules",
     "cache_dir": "._storage",
     "atomic_write_bytes": "._storage",
     "sha256_file": "._storage",

@@ -15,7 +15,8 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import CatalogError
-from ._rules import ParsedDescription, parse_description
+from ._catalog_cache import MIN_SKILLS, catalog_key, read_cached, write_cached
+from ._rules import ParsedDescription, is_placeholder, parse_description
 
 __all__ = ["Skill", "Catalog", "load_catalog", "read_skill_file", "find_skill_files", "default_skill_dirs",
            "KIND_KEY"]
@@ -28,15 +29,6 @@ MAX_NAME = 64
 MAX_DESCRIPTION = 1024
 MAX_FILE_BYTES = 1_000_000
 SHARED_FACET_MIN = 3  # a trigger facet found in this many skills' descriptions is boilerplate
-# what a template or an unfinished skill says instead of a description (anthropics/skills ships one)
-_PLACEHOLDER = re.compile(r"^\W*(?:replace (?:this )?with\b|todo\b|tbd\b|lorem ipsum|description goes here|"
-                          r"describe (?:what|when) (?:this|the) skill|your description\b)|^\W*$|^\[[^\]]*\]\W*$",
-                          re.IGNORECASE)
-
-
-def is_placeholder(description: str) -> bool:
-    """A description that is a template's placeholder ("Replace with description of the skill…", "TODO")."""
-    return bool(_PLACEHOLDER.search(description.strip()))
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 Kind = Literal["exclusive", "additive"]
@@ -227,6 +219,16 @@ class Catalog:
                                  "which is not in the catalog; the redirect is ignored")
         object.__setattr__(self, "warnings", tuple(dict.fromkeys(notes)))
 
+    @classmethod
+    def restored(cls, skills: tuple[Skill, ...], errors: tuple[CatalogError, ...], warnings: tuple[str, ...]) -> Catalog:
+        """A catalog whose skills are already parsed (the parsed-catalog cache): nothing is parsed again."""
+        new = object.__new__(cls)
+        object.__setattr__(new, "skills", skills)
+        object.__setattr__(new, "errors", errors)
+        object.__setattr__(new, "warnings", warnings)
+        object.__setattr__(new, "_by_name", {s.name: s for s in skills})
+        return new
+
     def __iter__(self) -> Iterator[Skill]:
         return iter(self.skills)
 
@@ -308,11 +310,13 @@ def find_skill_files(root: str | Path) -> list[Path]:
             if real in seen or depth > MAX_DEPTH:
                 return
             seen.add(real)
-            children = sorted(p for p in folder.iterdir() if p.name not in _SKIP_DIRS and p.is_dir())
+            with os.scandir(folder) as it:  # entry types come with the listing: no stat per child
+                children = sorted(e.name for e in it if e.name not in _SKIP_DIRS and e.is_dir())
         except OSError:
             return
-        for child in children:
-            if (child / "SKILL.md").is_file():
+        for name in children:
+            child = folder / name
+            if os.path.isfile(child / "SKILL.md"):
                 found.append(child / "SKILL.md")
             else:
                 walk(child, depth + 1)
@@ -355,13 +359,20 @@ def load_catalog(*dirs: str | Path | Iterable[str | Path], strict: bool = False)
             flat.extend(Path(x).expanduser() for x in d)
     if not flat:
         raise CatalogError("no skill directory given")
-    skills: dict[str, Skill] = {}
-    errors: list[CatalogError] = []
-    notes: list[str] = []
+    groups: list[list[Path]] = []
     for d in flat:
         if not d.is_dir():
             raise CatalogError("skill directory does not exist" if not d.exists() else "not a directory", d)
-        for file in find_skill_files(d):
+        groups.append(find_skill_files(d))
+    key = catalog_key(groups, strict) if sum(map(len, groups)) >= MIN_SKILLS else None
+    cached = read_cached(key) if key else None
+    if cached is not None:
+        return cached
+    skills: dict[str, Skill] = {}
+    errors: list[CatalogError] = []
+    notes: list[str] = []
+    for group in groups:
+        for file in group:
             try:
                 skill = read_skill_file(file, strict=strict)
             except CatalogError as exc:
@@ -382,4 +393,7 @@ def load_catalog(*dirs: str | Path | Iterable[str | Path], strict: bool = False)
             raise errors[0]
         raise CatalogError(f"no loadable skill: {len(errors)} SKILL.md files, all bad; the first: {errors[0]}",
                            flat[0])
-    return Catalog(tuple(skills.values()), tuple(errors), tuple(notes))
+    catalog = Catalog(tuple(skills.values()), tuple(errors), tuple(notes))
+    if key:
+        write_cached(key, catalog)
+    return catalog

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Rule", "ParsedDescription", "parse_description", "split_sentences", "strip_boilerplate"]
+__all__ = ["Rule", "ParsedDescription", "parse_description", "split_sentences", "strip_boilerplate", "is_placeholder"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,17 @@ class ParsedDescription:
 
     triggers: tuple[str, ...]
     rules: tuple[Rule, ...]
+
+
+# what a template or an unfinished skill says instead of a description (anthropics/skills ships one)
+_PLACEHOLDER = re.compile(r"^\W*(?:replace (?:this )?with\b|todo\b|tbd\b|lorem ipsum|description goes here|"
+                          r"describe (?:what|when) (?:this|the) skill|your description\b)|^\W*$|^\[[^\]]*\]\W*$",
+                          re.IGNORECASE)
+
+
+def is_placeholder(description: str) -> bool:
+    """A description that is a template's placeholder ("Replace with description of the skill…", "TODO")."""
+    return bool(_PLACEHOLDER.search(description.strip()))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(“‘])")
