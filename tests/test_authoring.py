@@ -39,7 +39,7 @@ def test_explain_cli():
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["mode"] == "fitted"
     r = CliRunner().invoke(main, ["explain", "--skills", str(SKILLS), "--zero-shot", "why does useEffect run twice?"])
-    assert "description scores on the base encoder" in r.output and "leads by" in r.output
+    assert "on the general reader" in r.output and "leads by" in r.output
 
 
 def test_lint_shipped_catalog_has_no_errors(encoder):
@@ -85,8 +85,8 @@ def test_compare_a_catalog_with_its_git_revision_and_an_edit(tmp_path, monkeypat
     assert same["fixed"] == [] and same["broken"] == [] and same["overall"]["top1"]["delta"] == 0
     edited = tmp_path / "skills"
     shutil.copytree(SKILLS, edited)
-    write_skill(edited.parent, "review", "Use for every request about code: fix bugs, build features, explain "
-                "code, plan changes, write tests, debug failures, look up docs.", folder="skills/review")
+    # cook, the label of most of these prompts, rewritten into another trade: its decisions must move
+    write_skill(edited.parent, "cook", "Use for knitting patterns, yarn weights and needle sizes.", folder="skills/cook")
     r = CliRunner().invoke(main, ["compare", str(SKILLS), str(edited), "--data", str(data), "--split", "all",
                                   "--json", str(tmp_path / "diff.json")])
     assert r.exit_code == 0, r.output

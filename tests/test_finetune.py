@@ -87,10 +87,15 @@ def test_fitted_router_carries_its_delta(tmp_path, encoder, few, delta):
     assert loaded._get_encoder().name == r._get_encoder().name  # routes with base + delta merged
     texts = [e.prompt for e in load_examples(EVAL, split="test")[:10]]
     assert [d.skill for d in loaded.route_many(texts)] == [d.skill for d in r.route_many(texts)]
-    assert Router.from_path(cat_dir, encoder=encoder, fitted=None)._get_encoder() is encoder  # zero-shot: base
-    # refitting without the fine-tune goes back to the base encoder, and its artifact drops the delta
+    zero = Router.from_path(cat_dir, encoder=encoder, fitted=None)  # zero-shot: the packaged general reader
+    assert zero.describe() == "description router, general reader" and zero._get_encoder() is not encoder
+    assert Router.from_path(cat_dir, encoder=encoder, fitted=None, reader=None)._get_encoder() is encoder
+    # refitting without the fine-tune reads through the general reader, and its artifact drops the delta
     r.set_params(finetune=False).fit(few).save_fitted(out)
-    assert r._get_encoder() is encoder and not (out / ADAPTER_FILE).exists()
+    assert r._get_encoder() is r._get_reader() and not (out / ADAPTER_FILE).exists()
+    assert json.loads((out / "meta.json").read_text())["reader_sha256"] == r._reader_delta().sha256
+    with pytest.raises(ModelError, match="general reader"):  # a head fitted on the reader needs the reader
+        Router.from_path(cat_dir, encoder=encoder, fitted=out, reader=None)
 
 
 def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):

@@ -26,9 +26,15 @@ CLEAR_CUT = {
 }
 
 
+@pytest.fixture(scope="module")
+def base_router(catalog, encoder):
+    """The description router on the base model alone (the figures these prompts were written against)."""
+    return Router(catalog, encoder, reader=None)
+
+
 @pytest.mark.parametrize("skill", sorted(CLEAR_CUT))
-def test_clear_cut_prompt_per_skill(router, skill):
-    d = router.route(CLEAR_CUT[skill])
+def test_clear_cut_prompt_per_skill(base_router, skill):
+    d = base_router.route(CLEAR_CUT[skill])
     assert d.skill == skill, (d.ranked[:3], d.reasons)
 
 
@@ -43,8 +49,16 @@ def test_decision_shape(router, catalog):
     assert set(as_dict) >= {"skill", "also", "confidence", "ranked", "reasons"}
 
 
-def test_additive_skill_switches_on_beside_the_workflow_skill(router):
-    d = router.route("add a FastAPI endpoint that returns the current user's orders, with a Pydantic response "
+def test_the_packaged_general_reader_reads_by_default_and_routes_most_clear_cut_prompts(router, base_router):
+    assert router.describe() == "description router, general reader"
+    assert base_router.describe() == "description router, base encoder"
+    decisions = router.route_many([CLEAR_CUT[s] for s in sorted(CLEAR_CUT)])
+    right = sum(d.skill == s for d, s in zip(decisions, sorted(CLEAR_CUT), strict=True))
+    assert right >= len(CLEAR_CUT) - 2, [(s, d.skill) for d, s in zip(decisions, sorted(CLEAR_CUT), strict=True)]
+
+
+def test_additive_skill_switches_on_beside_the_workflow_skill(base_router):
+    d = base_router.route("add a FastAPI endpoint that returns the current user's orders, with a Pydantic response "
                      "schema and the get_current_user dependency")
     assert d.skill == "cook"
     assert d.also == ["backend-fastapi-python"]

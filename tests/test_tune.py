@@ -57,7 +57,7 @@ def test_tune_recovers_a_degraded_catalog_on_the_test_split(tmp_path, catalog, e
     degraded = load_catalog(skills)
     edited = 0
     for name in VAGUE:
-        res = tune_skill(Router(load_catalog(skills), encoder), name, train)
+        res = tune_skill(Router(load_catalog(skills), encoder, reader=None), name, train)
         assert all(e.cv_net >= 2 for e in res.applied)
         if res.applied:  # a skill whose vague line still routes well enough may keep it
             assert res.top1_after > res.top1_before, res.notes
@@ -66,7 +66,7 @@ def test_tune_recovers_a_degraded_catalog_on_the_test_split(tmp_path, catalog, e
     assert edited >= 2
     tuned = load_catalog(skills)
     test = load_examples(EVAL, split="test")  # read here only, to measure
-    before, after, original = accuracy(Router(catalog, encoder), test, [degraded, tuned, catalog])
+    before, after, original = accuracy(Router(catalog, encoder, reader=None), test, [degraded, tuned, catalog])
     print(f"test top-1: degraded {before:.3f}, tuned {after:.3f}, original {original:.3f}")
     assert original - before > 0.05
     assert after - before >= 0.5 * (original - before)
@@ -125,7 +125,7 @@ def test_cli_tune_skips_the_test_split_and_writes_on_request(tmp_path, encoder):
     data = tmp_path / "mixed.jsonl"
     data.write_text("\n".join(train_lines[:100] + test_lines + train_lines[100:]) + "\n")
     r = CliRunner().invoke(main, ["tune", "diagnose", "--skills", str(skills), "--data", str(data), "--json",
-                                  "--write"])
+                                  "--write", "--no-reader"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["n_examples"] == len(train_lines) and out["test_lines_skipped"] == len(test_lines)
@@ -133,7 +133,7 @@ def test_cli_tune_skips_the_test_split_and_writes_on_request(tmp_path, encoder):
     assert f.with_name("SKILL.md.bak").read_bytes() == degraded
     assert read_skill_file(f).description == out["proposed"] != VAGUE["diagnose"]
     # the same proposal as tuning on the train lines alone; the test lines, read as train, would change it
-    router = Router(with_description(load_catalog(skills), "diagnose", VAGUE["diagnose"]), encoder)
+    router = Router(with_description(load_catalog(skills), "diagnose", VAGUE["diagnose"]), encoder, reader=None)
     only_train = [e for e in load_examples(data) if e.split == "train"]
     assert tune_skill(router, "diagnose", only_train).proposed == out["proposed"]
     leaked = [dataclasses.replace(e, split="train") for e in load_examples(data)]

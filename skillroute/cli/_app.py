@@ -48,7 +48,13 @@ def catalog_dirs(skill_dirs: tuple[str, ...]) -> list:
     return list(skill_dirs) or default_skill_dirs()
 
 
+def _remember_no_reader(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta["skillroute.no_reader"] = value
+
+
 def backend_option(f):
+    f = click.option("--no-reader", is_flag=True, expose_value=False, callback=_remember_no_reader,
+                     help="Read descriptions with the base model alone, without the packaged general reader.")(f)
     f = click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default=None,
                      help="Encoder backend (default: $SKILLROUTE_BACKEND or auto).")(f)
     return click.option("--model", default=None, help="Model folder or hub name (default: $SKILLROUTE_MODEL or "
@@ -65,6 +71,9 @@ def make_router(skill_dirs: tuple[str, ...], model: str | None, backend: str | N
     from ..core._router import Router
 
     strict = _strict() if strict is None else strict
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("skillroute.no_reader"):
+        kwargs.setdefault("reader", None)
     return Router.from_path(*catalog_dirs(skill_dirs), model=model, backend=backend, strict=strict, **kwargs)
 
 

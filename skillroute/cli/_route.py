@@ -159,4 +159,4 @@ def explain(text, as_json, skill_dirs, model, backend, fitted_dir, zero_shot) ->
     if ex["zero_shot_margin"] is not None:
         con.print(f"by the descriptions alone, on {on}: {ex['zero_shot_winner']} leads by "
                   f"{ex['zero_shot_margin']:.3f} (margin needed {ex['thresholds']['margin']})"
-                  + ("; `--zero-shot` shows the description router on the base encoder" if "fine-tuned" in on else ""))
+                  + ("; `--zero-shot` shows the description router alone" if "fine-tuned" in on else ""))

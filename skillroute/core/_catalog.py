@@ -220,7 +220,8 @@ class Catalog:
         object.__setattr__(self, "warnings", tuple(dict.fromkeys(notes)))
 
     @classmethod
-    def restored(cls, skills: tuple[Skill, ...], errors: tuple[CatalogError, ...], warnings: tuple[str, ...]) -> Catalog:
+    def restored(cls, skills: tuple[Skill, ...], errors: tuple[CatalogError, ...],
+                 warnings: tuple[str, ...]) -> Catalog:
         """A catalog whose skills are already parsed (the parsed-catalog cache): nothing is parsed again."""
         new = object.__new__(cls)
         object.__setattr__(new, "skills", skills)

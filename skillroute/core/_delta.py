@@ -19,7 +19,8 @@ from ..errors import ModelError
 from ._encoder import ModelSource
 from ._storage import atomic_write_bytes, cache_dir, progress
 
-__all__ = ["FinetuneConfig", "LoraDelta", "merged_model", "describe", "ADAPTER_FILE"]
+__all__ = ["FinetuneConfig", "LoraDelta", "merged_model", "describe", "ADAPTER_FILE", "GENERAL_READER",
+           "packaged_reader"]
 
 ADAPTER_FILE = "encoder-lora.safetensors"
 
@@ -142,3 +143,16 @@ def describe(delta: LoraDelta) -> dict[str, Any]:
     """What the artifact's meta.json records about a delta."""
     return {"file": ADAPTER_FILE, "sha256": delta.sha256, "parameters": delta.n_parameters,
             "config": asdict(delta.config), "final_loss": delta.history[-1] if delta.history else None}
+
+
+# the general description reader shipped with the package: a LoRA delta over the packaged all-MiniLM-L6-v2,
+# trained on 33 synthetic catalogs by train/general/train.py (README: "A general reader")
+GENERAL_READER = Path(__file__).resolve().parents[1] / "data" / "general"
+
+
+def packaged_reader(source: ModelSource | None) -> LoraDelta | None:
+    """The packaged general reader when ``source`` is the model it was trained on, else None."""
+    if source is None or not (GENERAL_READER / ADAPTER_FILE).is_file():
+        return None
+    delta = LoraDelta.load(GENERAL_READER)
+    return delta if source.sha256 is not None and source.sha256 == delta.base_sha256 else None

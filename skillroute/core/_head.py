@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ModelError
 
-__all__ = ["FittedHead", "description_sha", "data_sha", "ARTIFACT_VERSION"]
+__all__ = ["FittedHead", "description_sha", "data_sha", "ARTIFACT_VERSION", "feature_matrix"]
 
 ARTIFACT_VERSION = 2
 NONE = "none"
@@ -257,3 +257,15 @@ class FittedHead:
                           "model: refit with examples of them (`skillroute fit`), or fit with --no-finetune",
                           stacklevel=3)
         return changed
+
+
+def feature_matrix(idx, batch, scores: np.ndarray, sc, feature_skills: Sequence[str]) -> np.ndarray:
+    """The head's input (an engine ``Index``, ``Batch`` and ``Scored``): requests x (embedding, the zero-shot ``scores`` of ``feature_skills``, the closest none anchor)."""
+    m = batch.combine(batch.views)
+    norm = np.linalg.norm(m, axis=1, keepdims=True)
+    m = m / np.where(norm > 0, norm, 1.0)
+    pos = {n: i for i, n in enumerate(idx.names)}
+    cols = np.array([pos.get(n, -1) for n in feature_skills], dtype=np.int64)
+    z = np.where(cols >= 0, scores[:, np.maximum(cols, 0)], 0.0)
+    anchor = sc.anchor_sims.max(1, keepdims=True) if sc.anchor_sims.shape[1] else np.zeros((len(m), 1))
+    return np.concatenate([m, z, anchor], axis=1)

@@ -24,6 +24,7 @@ from ._catalog import Catalog, load_catalog
 from ._decision import NONE_ANCHORS, ZERO_SHOT_CALIBRATION, Decision, RuleHit
 from ._encoder import Encoder, load_encoder
 from ._engine import Batch, Choice, Index, Scored, Scoring, SkillSpec, build_index, choose, score
+from ._head import feature_matrix
 from ._query import explicit_invocation, normalize_request, read_request
 
 __all__ = ["Router", "Decision", "RuleHit", "NONE_ANCHORS", "FITTED_SUBDIR", "clone", "check_is_fitted"]
@@ -42,7 +43,8 @@ class Router:
     rules: apply the do/don't rules (False is the ablation).
     reader: a folder holding a LoRA delta that teaches the encoder to read descriptions in general, such as
         one trained by ``train/general/train.py`` over many catalogs; merged into the model once, it encodes
-        whenever no fitted fine-tune does. None (the default): the encoder as given.
+        whenever no fitted fine-tune does. "auto" (the default): the packaged reader (``GENERAL_READER``)
+        when the encoder is the model it was trained on, else none; None: the encoder as given.
     finetune, finetune_config: whether ``fit`` first fine-tunes the encoder to read the descriptions, and how
         (``FinetuneConfig``; its seed is replaced by ``seed``, one seed for the whole fit).
     folds, c, seed: the head's out-of-fold choices (folds), its regularisation (None: chosen by CV), the seed.
@@ -54,7 +56,7 @@ class Router:
                  rule_scale: float = 10.0,
                  view_weights: Sequence[float] = (0.5, 0.25, 0.25), top_k: int = 5, lexical_weight: float = 0.7,
                  none_anchors: Sequence[str] = NONE_ANCHORS, none_margin: float = 0.0,
-                 calibration: Sequence[float] = ZERO_SHOT_CALIBRATION, reader: str | Path | None = None,
+                 calibration: Sequence[float] = ZERO_SHOT_CALIBRATION, reader: str | Path | None = "auto",
                  cache_folder: str | Path | None = None, finetune: bool = True, finetune_config: Any = None,
                  folds: int = 5, c: float | None = None, seed: int = 0):
         self.catalog = catalog
@@ -85,7 +87,7 @@ class Router:
         self._indexes: dict[str, Index] = {}  # per encoder name
         self._encoder: Encoder | None = None
         self._reader_encoder: Encoder | None = None
-        self._reader_lora: Any = None  # the reader's LoraDelta, read once
+        self._reader_lora: Any = None  # the reader's LoraDelta, read once (False: none applies)
         self._feature_memo: dict[tuple, np.ndarray] = {}  # refits (and clones) reuse encodings
 
     # --------------------------------------------------------------- estimator
@@ -101,15 +103,19 @@ class Router:
                 raise ValueError(f"Router has no parameter {name!r}; it has {', '.join(sorted(valid))}")
             setattr(self, name, value)
         self._indexes = {}  # a new dict: a clone may share the old one
+        if {"reader", "encoder"} & set(params):
+            self._reader_lora = self._reader_encoder = None
+        if "encoder" in params:
+            self._encoder = None
         return self
 
     def describe(self) -> str:
         """What routes, in the words the CLI and the README use: the *description router* (the descriptions
         alone) or the *fitted router* (a head learned from labelled prompts), and the encoder it reads with."""
+        reading = "general reader" if self._reader_delta() is not None else "base encoder"
         if self.fitted_ is not None:
-            return "fitted router, " + ("fine-tuned encoder" if self.fitted_.encoder is not None else
-                                        "general reader" if self.reader is not None else "base encoder")
-        return "description router, " + ("general reader" if self.reader is not None else "base encoder")
+            return "fitted router, " + ("fine-tuned encoder" if self.fitted_.encoder is not None else reading)
+        return "description router, " + reading
 
     @property
     def head_(self) -> Any:
@@ -217,7 +223,7 @@ class Router:
         (when set), else the base."""
         if self.fitted_ is not None and self.fitted_.encoder is not None:
             return self.fitted_.encoder
-        return self._get_reader() if self.reader is not None else self._get_base()
+        return self._get_reader() if self._reader_delta() is not None else self._get_base()
 
     def _get_reader(self) -> Encoder:
         """Base model + the general reader's delta, merged once per machine (like a fitted delta)."""
@@ -230,15 +236,21 @@ class Router:
             return self._reader_encoder
 
     def _reader_delta(self):
+        """The general reader's LoraDelta, read once; None when there is none to apply ("auto" with a model
+        other than the one the packaged reader was trained on, or ``reader=None``)."""
         with self._lock:
             if self._reader_lora is None:
-                from ._delta import LoraDelta
+                from ._delta import LoraDelta, packaged_reader
 
-                self._reader_lora = LoraDelta.load(self.reader)  # type: ignore[arg-type]
-            return self._reader_lora
+                if self.reader == "auto":
+                    self._reader_lora = packaged_reader(getattr(self._get_base(), "source", None)) or False
+                else:
+                    self._reader_lora = LoraDelta.load(self.reader) if self.reader is not None else False
+            return self._reader_lora or None
 
     def _reader_sha(self) -> str | None:
-        return None if self.reader is None else self._reader_delta().sha256
+        delta = self._reader_delta()
+        return None if delta is None else delta.sha256
 
     # ------------------------------------------------------------------ scoring
 
@@ -288,7 +300,7 @@ class Router:
             plans = [read_request(t) for t in todo]
             batch = self._encode([vs for _, vs in plans], [body for body, _ in plans], enc)
             sc = score(idx, batch, self.scoring())
-            for t, row in zip(todo, _feature_matrix(idx, batch, sc.scores, sc, fs), strict=True):
+            for t, row in zip(todo, feature_matrix(idx, batch, sc.scores, sc, fs), strict=True):
                 self._feature_memo[(key, t)] = row
         return np.stack([self._feature_memo[(key, t)] for t in texts])
 
@@ -334,8 +346,8 @@ class Router:
         head = self.head_
         if head is not None:
             fs = head.meta["feature_skills"]
-            x = _feature_matrix(idx, batch, sc.scores, sc, fs)
-            x_plain = _feature_matrix(idx, batch, sc.trigger, sc, fs) if len(touched) else x
+            x = feature_matrix(idx, batch, sc.scores, sc, fs)
+            x_plain = feature_matrix(idx, batch, sc.trigger, sc, fs) if len(touched) else x
         out: list[Decision] = []
         for i, (invoked, vs, _, raw) in enumerate(plans):
             zero = decision.zero_shot(idx, sc, ch, int(plain_pick[i]), i, p, self.additive_threshold,
@@ -361,19 +373,6 @@ class Router:
         if k < 1:
             raise ValueError("k must be at least 1")
         return self.route(text).ranked[:k]
-
-
-def _feature_matrix(idx: Index, batch: Batch, scores: np.ndarray, sc: Scored,
-                    feature_skills: Sequence[str]) -> np.ndarray:
-    """Requests x (embedding, the zero-shot ``scores`` of ``feature_skills``, the closest none anchor)."""
-    m = batch.combine(batch.views)
-    norm = np.linalg.norm(m, axis=1, keepdims=True)
-    m = m / np.where(norm > 0, norm, 1.0)
-    pos = {n: i for i, n in enumerate(idx.names)}
-    cols = np.array([pos.get(n, -1) for n in feature_skills], dtype=np.int64)
-    z = np.where(cols >= 0, scores[:, np.maximum(cols, 0)], 0.0)
-    anchor = sc.anchor_sims.max(1, keepdims=True) if sc.anchor_sims.shape[1] else np.zeros((len(m), 1))
-    return np.concatenate([m, z, anchor], axis=1)
 
 
 def clone(router: Router, **params: Any) -> Router:

@@ -47,7 +47,7 @@ def leave_skills_out(router, train: Sequence[Example], test: Sequence[Example], 
     for held in parts:
         probe = [e for e in test if e.skill in held]
         fitted = clone(router, seed=seed, finetune=finetune).fit([e for e in train if e.skill not in held])
-        zero = clone(router)  # unfitted: the description router on the base encoder
+        zero = clone(router)  # unfitted: the description router (general reader or base encoder)
         rows.append({"held_out": held, "n": len(probe), "fitted_top1": fitted.score(probe),
                      "zero_shot_top1": zero.score(probe)})
     n = sum(r["n"] for r in rows)

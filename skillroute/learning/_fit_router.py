@@ -60,7 +60,7 @@ def fit_router(router, examples: Sequence[Any], *, adapter: Any = None,
                          view_weights=router.view_weights, config=cfg, progress=progress)
     if delta is not None:
         encoder = router._tuned_encoder(merged_model(base.source, delta))
-    enc = encoder if encoder is not None else (router._get_reader() if router.reader is not None else base)
+    enc = encoder if encoder is not None else (router._get_reader() if router._reader_delta() is not None else base)
     feature_skills = list(router._build(enc).names)
     x = router._features([e.prompt for e in examples], feature_skills, enc)
     head = fit_head(x, [e.skill for e in examples], [e.also for e in examples],
