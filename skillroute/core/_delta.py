@@ -116,7 +116,8 @@ def merged_model(source: ModelSource, delta: LoraDelta | None = None, *, delta_s
 
     from ._bert_onnx import merge_lora
 
-    progress(f"merging the fitted encoder delta into the base model in {out.parent} (once, a few seconds)")
+    progress(f"merging an encoder delta (a fitted router's or the general reader's) into the base model in "
+             f"{out.parent} (once, a few seconds)")
     weights = merge_lora(load_file(str(source.path / "model.safetensors")), delta.tensors,
                          delta.config.alpha / delta.config.rank)
     out.parent.mkdir(parents=True, exist_ok=True)
