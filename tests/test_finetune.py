@@ -96,6 +96,12 @@ def test_fitted_router_carries_its_delta(tmp_path, encoder, few, delta):
     assert json.loads((out / "meta.json").read_text())["reader_sha256"] == r._reader_delta().sha256
     with pytest.raises(ModelError, match="general reader"):  # a head fitted on the reader needs the reader
         Router.from_path(cat_dir, encoder=encoder, fitted=out, reader=None)
+    # a head fitted on the base model alone (as before the reader shipped) still loads, and reads with the base
+    base_fit = Router(load_catalog(cat_dir), encoder, reader=None, finetune=False).fit(few)
+    base_fit.save_fitted(tmp_path / "base-art")
+    again = Router.from_path(cat_dir, encoder=encoder, fitted=tmp_path / "base-art")
+    assert again._get_encoder() is encoder and again.describe() == "fitted router, base encoder"
+    assert [d.skill for d in again.route_many(texts)] == [d.skill for d in base_fit.route_many(texts)]
 
 
 def test_a_tampered_delta_is_refused(tmp_path, catalog, encoder, few):

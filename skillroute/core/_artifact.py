@@ -85,6 +85,8 @@ def load_artifact(folder: str | os.PathLike[str], base: Encoder, model_sha: str,
     encoder = None
     if adapter:
         encoder = tuned_encoder(merged_for(folder, adapter, base))
+    elif head.meta.get("reader_sha256") is None and reader_sha is not None:
+        encoder = base  # fitted on the base model before (or without) a general reader: it reads with the base
     elif head.meta.get("reader_sha256") != reader_sha:
         raise ModelError(f"{folder}: this head was fitted on another encoder (general reader "
                          f"{head.meta.get('reader_sha256')} vs {reader_sha}); refit with `skillroute fit`")

@@ -114,7 +114,9 @@ class Router:
         alone) or the *fitted router* (a head learned from labelled prompts), and the encoder it reads with."""
         reading = "general reader" if self._reader_delta() is not None else "base encoder"
         if self.fitted_ is not None:
-            return "fitted router, " + ("fine-tuned encoder" if self.fitted_.encoder is not None else reading)
+            enc = self.fitted_.encoder
+            return "fitted router, " + (reading if enc is None else "base encoder" if enc is self._get_base() else
+                                        "fine-tuned encoder")
         return "description router, " + reading
 
     @property
