@@ -246,6 +246,16 @@ def section_scaling(rows: list, texts: list[str], sizes: list[int]) -> None:
                      ("scale", f"{n} skills: route (ms, median)", lat, lat - per[sizes[0]],
                       "≤ +5 ms at 10,000"),
                      ("scale", f"{n} skills: memory growth (MB RSS)", rss_mb() - before, None, "")]
+            if n == max(sizes):  # the same routes with BLAS free to use every thread (before the one-thread hold)
+                from skillroute.core import _engine
+
+                held, _engine.SMALL_BATCH = _engine.SMALL_BATCH, -1
+                try:
+                    free = median_ms(r.route, texts[:50])
+                finally:
+                    _engine.SMALL_BATCH = held
+                rows.append(("scale", f"{n} skills: route, BLAS threads not held to one (ms, median)", free,
+                             free / lat, "ratio to the route above"))
 
 
 def section_eval(rows: list) -> None:

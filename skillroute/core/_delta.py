@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,14 @@ def describe(delta: LoraDelta) -> dict[str, Any]:
 GENERAL_READER = Path(__file__).resolve().parents[1] / "data" / "general"
 
 
+@lru_cache(maxsize=1)
+def _packaged() -> LoraDelta | None:
+    return LoraDelta.load(GENERAL_READER) if (GENERAL_READER / ADAPTER_FILE).is_file() else None
+
+
 def packaged_reader(source: ModelSource | None) -> LoraDelta | None:
-    """The packaged general reader when ``source`` is the model it was trained on, else None."""
-    if source is None or not (GENERAL_READER / ADAPTER_FILE).is_file():
+    """The packaged general reader (read once per process) when ``source`` is the model it was trained on."""
+    delta = _packaged()
+    if source is None or delta is None or source.sha256 is None:
         return None
-    delta = LoraDelta.load(GENERAL_READER)
-    return delta if source.sha256 is not None and source.sha256 == delta.base_sha256 else None
+    return delta if source.sha256 == delta.base_sha256 else None

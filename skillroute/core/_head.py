@@ -260,7 +260,8 @@ class FittedHead:
 
 
 def feature_matrix(idx, batch, scores: np.ndarray, sc, feature_skills: Sequence[str]) -> np.ndarray:
-    """The head's input (an engine ``Index``, ``Batch`` and ``Scored``): requests x (embedding, the zero-shot ``scores`` of ``feature_skills``, the closest none anchor)."""
+    """The head's input from the engine's ``Index``, ``Batch`` and ``Scored``: requests x (embedding, the
+    zero-shot ``scores`` of ``feature_skills``, the closest none anchor)."""
     m = batch.combine(batch.views)
     norm = np.linalg.norm(m, axis=1, keepdims=True)
     m = m / np.where(norm > 0, norm, 1.0)

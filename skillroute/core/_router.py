@@ -384,6 +384,8 @@ def clone(router: Router, **params: Any) -> Router:
     if "encoder" not in params:
         new._encoder = router._encoder
         new._feature_memo = router._feature_memo
+        if "reader" not in params:  # the same reader: its delta and merged encoder, not a new session per clone
+            new._reader_lora, new._reader_encoder = router._reader_lora, router._reader_encoder
         if "catalog" not in params and "none_anchors" not in params:
             new._indexes = router._indexes
     return new

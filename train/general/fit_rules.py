@@ -6,8 +6,10 @@
 Each synthetic catalog is encoded once; then every combination of a grid over the four rule parameters
 (``rule_margin``, ``rule_penalty``, ``redirect_boost``, ``rule_scale``) re-scores all of them with the
 engine alone (no encoding) and is scored by top-1 over all prompts of all catalogs, with the rules-off
-figure beside it. Prints the best combinations; the router's defaults are set from the best one. The public
-catalogs and the eval sets are never read here.
+figure beside it. Prints the best combinations, and whether a choice made on half the catalogs holds on the
+other half: a new default is worth it only when it does (on 2026-12-02 it did not; the defaults stay). By
+default it reads with the base model: the general reader was trained on these catalogs, so through it they
+would flatter every setting. The public catalogs and the eval sets are never read here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import argparse
 import itertools
 import json
 import sys
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,23 +28,16 @@ sys.path.insert(0, str(HERE.parents[1]))
 from skillroute import Router  # noqa: E402
 from skillroute.core._catalog import Catalog, Skill  # noqa: E402
 from skillroute.core._engine import choose, score  # noqa: E402
-from skillroute.core._query import read_request  # noqa: E402
+from train import read_corpus  # noqa: E402  (train/general/train.py, beside this script)
 
 GRID = {"rule_margin": [-0.1, -0.05, 0.0, 0.05, 0.1], "rule_penalty": [0.0, 0.02, 0.05, 0.1, 0.2],
         "redirect_boost": [0.0, 0.02, 0.05, 0.1, 0.2], "rule_scale": [0.0, 5.0, 10.0, 20.0]}
 
 
 def catalogs(exclude: set[str]) -> dict[str, tuple[Catalog, list[tuple[str, str]]]]:
-    skills: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    prompts: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for path in sorted(HERE.glob("skills-*.jsonl")):
-        for row in map(json.loads, filter(str.strip, path.open(encoding="utf-8"))):
-            skills[row["catalog"]].append((row["name"], row["description"]))
-    for path in sorted(HERE.glob("prompts-*.jsonl")):
-        for row in map(json.loads, filter(str.strip, path.open(encoding="utf-8"))):
-            prompts[row["catalog"]].append((row["prompt"], row["skill"]))
-    return {c: (Catalog(tuple(Skill(n, d, Path(c) / n / "SKILL.md") for n, d in items)), prompts[c])
-            for c, items in sorted(skills.items()) if c not in exclude and prompts.get(c)}
+    """Each synthetic catalog as the router loads one, with its labelled prompts."""
+    return {c: (Catalog(tuple(Skill(n, d, Path(c) / n / "SKILL.md") for n, d in items)), labelled)
+            for c, (items, labelled) in read_corpus(HERE, frozenset(exclude)).items() if labelled}
 
 
 def main() -> None:
@@ -55,9 +49,7 @@ def main() -> None:
     prepared = []
     for name, (cat, rows) in catalogs({x for x in args.exclude.split(",") if x}).items():
         router = Router(cat, reader=args.reader)
-        idx = router._build()
-        plans = [read_request(p) for p, _ in rows]
-        batch = router._encode([vs for _, vs in plans], [body for body, _ in plans])
+        idx, batch, _, _ = router.inspect([p for p, _ in rows])
         pos = {n: i for i, n in enumerate(idx.names)}
         truth = np.array([pos.get(s, -1) for _, s in rows])  # -1: none
         prepared.append((name, idx, batch, truth))

@@ -32,29 +32,29 @@ from skillroute.core._rules import parse_description  # noqa: E402
 from skillroute.learning._finetune import Episode, finetune_episodes
 
 
-def load_episodes(folder: Path, exclude: frozenset[str] = frozenset()) -> list[Episode]:
-    """One episode per synthetic catalog (those in ``exclude`` left out), its descriptions parsed as the router
-    parses them."""
+def read_corpus(folder: Path, exclude: frozenset[str] = frozenset()) -> dict[str, tuple[list, list]]:
+    """Per synthetic catalog (those in ``exclude`` left out): its (name, description) pairs and its
+    (prompt, skill) pairs, from the ``skills-*.jsonl`` and ``prompts-*.jsonl`` files of ``folder``."""
     skills: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for path in sorted(folder.glob("skills-*.jsonl")):
-        for line in path.open(encoding="utf-8"):
-            if line.strip():
-                row = json.loads(line)
-                skills[row["catalog"]].append((row["name"], row["description"]))
     prompts: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for path in sorted(folder.glob("prompts-*.jsonl")):
-        for line in path.open(encoding="utf-8"):
-            if line.strip():
-                row = json.loads(line)
-                prompts[row["catalog"]].append((row["prompt"], row["skill"]))
+    for pattern, into, fields in (("skills-*.jsonl", skills, ("name", "description")),
+                                  ("prompts-*.jsonl", prompts, ("prompt", "skill"))):
+        for path in sorted(folder.glob(pattern)):
+            for line in path.open(encoding="utf-8"):
+                if line.strip():
+                    row = json.loads(line)
+                    into[row["catalog"]].append((row[fields[0]], row[fields[1]]))
+    return {c: (items, prompts.get(c, [])) for c, items in sorted(skills.items()) if c not in exclude}
+
+
+def load_episodes(folder: Path, exclude: frozenset[str] = frozenset()) -> list[Episode]:
+    """One episode per synthetic catalog (those in ``exclude`` left out), each description parsed with the
+    description parser (as the shipped reader was trained)."""
     episodes = []
-    for catalog, items in sorted(skills.items()):
-        if catalog in exclude:
-            continue
+    for items, labelled in read_corpus(folder, exclude).values():
         names = frozenset(n for n, _ in items)
         parsed = [(n, list(parse_description(d, names).triggers)) for n, d in items]
         parsed = [(n, t) for n, t in parsed if t]
-        labelled = prompts.get(catalog, [])
         episodes.append(Episode(parsed, [p for p, _ in labelled], [s for _, s in labelled]))
     return episodes
 
