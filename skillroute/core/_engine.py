@@ -181,8 +181,8 @@ SMALL_BATCH = 8
 
 class _OneBlasThread:
     """BLAS on one thread while a few requests are scored: its worker threads otherwise spin after the matrix
-    product and slow the next encode on the same cores (measured: a route over 10,000 skills 63 → 37 ms on
-    2 cores). Counted, so concurrent routes (the server's threads) set the limit once and the last one out
+    product and slow the next encode on the same cores (``benchmarks/run.py --only scale`` times a 10,000-skill
+    route with and without this hold). Counted, so concurrent routes (the server's threads) set the limit once and the last one out
     restores it; large batches keep every thread, as they are not interleaved with encodes."""
 
     def __init__(self) -> None:
